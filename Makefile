@@ -1,0 +1,66 @@
+# vifq - see README.md. Two commands do everything on a fresh Debian 12 machine:
+#   make demo   the noisy-neighbour scenario on a real Xen host in QEMU
+#   make test   every test (unit, host netlink, Xen lab end to end)
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+LAB := dom0-scripts/lab
+LAB_KERNEL ?= 6.1
+export LAB_KERNEL
+
+# Debian packages: lab (Xen, QEMU, image tools), module builds, kernel tooling (ynl, checkpatch)
+DEBS := qemu-system-x86 xen-hypervisor-4.17-amd64 xen-utils-4.17 xenstore-utils busybox-static \
+	cpio kmod iproute2 util-linux coreutils gzip xz-utils tcpdump ethtool gcc make libc6-dev \
+	libelf-dev bc flex bison python3 python3-yaml python3-jsonschema perl
+
+help:
+	@echo "make demo        boot the Xen lab and run the noisy-neighbour scenario (installs what it needs)"
+	@echo "make test        every test: unit, host netlink, Xen lab end to end (installs what it needs)"
+	@echo "make test-host   the fast inner loop: unit + host tests, no lab"
+	@echo "make bench       benchmarks -> bench/results/, docs/BENCHMARKS.md"
+	@echo "make deps build lab-images lab-shell soak clean"
+
+deps: deps-debian deps-npm
+
+deps-debian:
+	@missing=""; for p in $(DEBS); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "[deps] apt-get install$$missing"; \
+		[ "$$(id -u)" = 0 ] || { echo "[deps] need root for apt-get (or install:$$missing)"; exit 1; }; \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
+	fi
+
+deps-npm: node_modules/.package-lock.json
+
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+build: deps-npm
+	npx tsc -p tsconfig.json
+	npx tsc -p test/tsconfig.json --noEmit
+
+lab-images: deps-debian
+	$(LAB)/build-images.sh
+
+lab-shell: lab-images
+	$(LAB)/run-lab.sh --shell
+
+test: deps build lab-images
+	scripts/run-tests.sh all
+
+test-host: deps-npm build
+	scripts/run-tests.sh host
+
+test-lab: deps build lab-images
+	scripts/run-tests.sh lab
+
+demo: deps build lab-images
+	node --import tsx bench/noisy-neighbour.ts --boots 1 --demo
+
+bench: deps build lab-images
+	node --import tsx bench/noisy-neighbour.ts --boots 3
+
+clean:
+	rm -rf dist build/lab build/lab-runs build/netback .tap
+
+.PHONY: help deps deps-debian deps-npm build lab-images lab-shell test test-host test-lab demo bench clean

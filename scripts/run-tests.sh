@@ -1,0 +1,33 @@
+#!/bin/bash
+# run-tests.sh host|lab|all - run the tap suites and end with "N passed, N failed".
+#   host: test/unit + test/host (parallel, no lab)
+#   lab:  test/e2e (one lab at a time: each boots Xen in QEMU/TCG)
+# N counts assertions over all suites. Exit status non-zero if anything failed.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+shopt -s nullglob
+what=${1:-all}
+passed=0 failed=0 rc=0
+suite() {  # suite NAME TAP-ARGS...
+    local name=$1 out; shift
+    out=$(mktemp)
+    echo "=== $name: tap $*"
+    npx tap --disable-coverage --allow-empty-coverage "$@" 2>&1 | tee "$out"
+    [ "${PIPESTATUS[0]}" = 0 ] || rc=1
+    # tap's closing summary: "# { total: 21, pass: 20, fail: 1, ... }"
+    local summary p f
+    summary=$(grep -E '^# \{ total: ' "$out" | tail -1)
+    p=$(sed -nE 's/.*pass: ([0-9]+).*/\1/p' <<<"$summary"); f=$(sed -nE 's/.*fail: ([0-9]+).*/\1/p' <<<"$summary")
+    if [ -z "$summary" ]; then echo "=== $name: no tap summary (tap crashed?)"; f=1; rc=1; fi
+    passed=$((passed + ${p:-0})); failed=$((failed + ${f:-0}))
+    rm -f "$out"
+}
+case $what in
+    host|all) suite "unit+host" --jobs=2 --timeout=300 test/unit/*.test.ts test/host/*.test.ts ;;&
+    lab|all)  suite "lab e2e" --jobs=1 --timeout=1800 test/e2e/*.test.ts ;;
+    host) ;;
+    *) echo "usage: run-tests.sh host|lab|all" >&2; exit 2 ;;
+esac
+[ $failed -gt 0 ] && rc=1
+echo "$passed passed, $failed failed"
+exit $rc
