@@ -91,6 +91,7 @@ chmod 0755 "$DU/usr/sbin/poweroff"
 install -m 0755 "$LAB_DIR/files/domU-init" "$DU/init"
 install -m 0755 "$LAB_DIR/files/labsh" "$DU/usr/bin/labsh"
 gcc -static -O2 -Wall -o "$DU/usr/bin/udpblast" "$LAB_DIR/files/udpblast.c"
+gcc -static -O2 -Wall -o "$DU/usr/bin/xs-raw" "$LAB_DIR/files/xs-raw.c"
 pack "$DU" "$OUT/domU.cpio.gz"
 log "domU.cpio.gz $(du -h "$OUT/domU.cpio.gz" | cut -f1)"
 
