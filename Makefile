@@ -9,7 +9,7 @@ export LAB_KERNEL
 
 # Debian packages: lab (Xen, QEMU, image tools), module builds, kernel tooling (ynl, checkpatch)
 DEBS := qemu-system-x86 xen-hypervisor-4.17-amd64 xen-utils-4.17 xenstore-utils busybox-static \
-	cpio kmod iproute2 util-linux coreutils gzip xz-utils tcpdump ethtool gcc make libc6-dev \
+	cpio kmod iproute2 util-linux coreutils gzip xz-utils tcpdump ethtool gcc g++ make libc6-dev \
 	libelf-dev bc flex bison python3 python3-yaml python3-jsonschema perl
 
 help:
@@ -36,6 +36,7 @@ node_modules/.package-lock.json: package.json package-lock.json
 	@touch $@
 
 build: deps-npm
+	npm run build:native --silent
 	npx tsc -p tsconfig.json
 	npx tsc -p test/tsconfig.json --noEmit
 
@@ -59,6 +60,8 @@ demo: deps build lab-images
 
 bench: deps build lab-images
 	node --import tsx bench/noisy-neighbour.ts --boots 3
+	node --import tsx bench/xenstore-lab.ts --reads 2000 --runs 3
+	@if [ -f bench/genl-decode.ts ]; then node --import tsx bench/genl-decode.ts; fi
 
 clean:
 	rm -rf dist build/lab build/lab-runs build/netback .tap

@@ -1,0 +1,9 @@
+{
+  "targets": [
+    {
+      "target_name": "vifq_nlsock",
+      "sources": ["nlsock.c"],
+      "cflags": ["-Wall", "-Wextra", "-Wno-unused-parameter", "-O2"]
+    }
+  ]
+}

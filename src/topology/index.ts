@@ -1,0 +1,2 @@
+export * from './rtnl.js';
+export * from './topology.js';
