@@ -36,7 +36,7 @@ const WARM = 4;
 const PING_HZ = 10;
 const SINK = '198.18.0.100';
 const UDP_SIZE = 200;
-const QDISC = { kind: 'tbf', rate: '8mbit', limitMs: 200 };
+const QDISC = { kind: 'tbf', rate: '4mbit', limitMs: 200 };
 
 interface NeighbourLoad {
   guest: string;
