@@ -61,6 +61,7 @@ demo: deps build lab-images
 bench: deps build lab-images
 	node --import tsx bench/noisy-neighbour.ts --boots 3
 	node --import tsx bench/xenstore-lab.ts --reads 2000 --runs 3
+	node --import tsx bench/xenstore-host.ts
 	@if [ -f bench/genl-decode.ts ]; then node --import tsx bench/genl-decode.ts; fi
 
 clean:

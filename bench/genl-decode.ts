@@ -3,12 +3,18 @@
  * (netlink framing + genl header + spec-driven YNL codec), against JSON.parse of the same
  * data as a baseline measured in the same run.
  *
- * Run (from the repo root):
+ * Run (from the repo root; part of make bench):
  *   node --import tsx bench/genl-decode.ts
  * Options: --entries N (default 1000), --rounds N (default 7), --round-ms N (default 200).
- * Prints one JSON object on stdout. Target: >= 1e6 vif records/s.
+ * Each round times the decoder and then JSON.parse for round-ms each, so both see the
+ * same machine load; the figures are the medians over the rounds.
+ * Prints one JSON object on stdout, writes it to bench/results/genl-decode.json and the
+ * `genl-decode` section of docs/BENCHMARKS.md. Target: >= 1e6 vif records/s.
  */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { replaceSection } from './lib/benchmarks-md.js';
 import { loadYnlSpecFile } from '../src/genl/ynl-spec.js';
 import { YnlCodec, type YnlObject } from '../src/genl/ynl-codec.js';
 import { decodeGenl, encodeGenl } from '../src/genl/genl.js';
@@ -55,23 +61,17 @@ function decodeDatagram(b: Buffer): YnlObject {
 const check = decodeDatagram(datagram);
 if (JSON.stringify(check) !== json) throw new Error('decode does not round-trip the report');
 
-function measure(fn: () => unknown): { reportsPerSec: number[]; iterations: number } {
-  for (let i = 0; i < 20; i++) fn(); // warm-up / JIT
-  const rates: number[] = [];
-  let iterations = 0;
-  for (let r = 0; r < ROUNDS; r++) {
-    const t0 = process.hrtime.bigint();
-    let n = 0;
-    let elapsed = 0;
-    do {
-      fn();
-      n++;
-      elapsed = Number(process.hrtime.bigint() - t0) / 1e6;
-    } while (elapsed < ROUND_MS);
-    rates.push((n * 1000) / elapsed);
-    iterations += n;
-  }
-  return { reportsPerSec: rates, iterations };
+/** One timed round: calls `fn` for ROUND_MS; returns reports/s and the calls made. */
+function round(fn: () => unknown): { reportsPerSec: number; n: number } {
+  const t0 = process.hrtime.bigint();
+  let n = 0;
+  let elapsed = 0;
+  do {
+    fn();
+    n++;
+    elapsed = Number(process.hrtime.bigint() - t0) / 1e6;
+  } while (elapsed < ROUND_MS);
+  return { reportsPerSec: (n * 1000) / elapsed, n };
 }
 
 const median = (xs: number[]): number => {
@@ -80,32 +80,76 @@ const median = (xs: number[]): number => {
 };
 
 let sink = 0;
-const ynl = measure(() => { sink += (decodeDatagram(datagram).entry as unknown[]).length; });
-const base = measure(() => { sink += (JSON.parse(json) as { entry: unknown[] }).entry.length; });
-const ynlRate = median(ynl.reportsPerSec) * ENTRIES;
-const jsonRate = median(base.reportsPerSec) * ENTRIES;
+const ynlFn = (): void => {
+  sink += (decodeDatagram(datagram).entry as unknown[]).length;
+};
+const jsonFn = (): void => {
+  sink += (JSON.parse(json) as { entry: unknown[] }).entry.length;
+};
+for (let i = 0; i < 20; i++) {
+  ynlFn(); // warm-up / JIT
+  jsonFn();
+}
+const runs: Array<{ ynlRecordsPerSec: number; jsonParseRecordsPerSec: number; ratio: number }> = [];
+let ynlIterations = 0;
+let jsonIterations = 0;
+for (let r = 0; r < ROUNDS; r++) {
+  const y = round(ynlFn);
+  const j = round(jsonFn);
+  ynlIterations += y.n;
+  jsonIterations += j.n;
+  runs.push({
+    ynlRecordsPerSec: Math.round(y.reportsPerSec * ENTRIES),
+    jsonParseRecordsPerSec: Math.round(j.reportsPerSec * ENTRIES),
+    ratio: Number((y.reportsPerSec / j.reportsPerSec).toFixed(2)),
+  });
+}
+const ynlRate = median(runs.map((r) => r.ynlRecordsPerSec));
+const jsonRate = median(runs.map((r) => r.jsonParseRecordsPerSec));
+const ratio = Number((ynlRate / jsonRate).toFixed(2));
 
+const REPO = fileURLToPath(new URL('..', import.meta.url));
+const argv = process.argv.slice(2).join(' ');
+const command = `node --import tsx bench/genl-decode.ts${argv ? ` ${argv}` : ''}`;
 const result = {
-  bench: 'genl-decode',
+  benchmark: 'genl-decode',
+  command,
+  date: new Date().toISOString(),
   node: process.version,
   entriesPerReport: ENTRIES,
   reportBytes: datagram.length,
   jsonBytes: json.length,
   rounds: ROUNDS,
   roundMs: ROUND_MS,
-  ynlDecode: {
-    recordsPerSec: Math.round(ynlRate),
-    bestRecordsPerSec: Math.round(Math.max(...ynl.reportsPerSec) * ENTRIES),
-    usPerReport: Number((1e6 / median(ynl.reportsPerSec)).toFixed(1)),
-    iterations: ynl.iterations,
+  runs,
+  median: {
+    ynlRecordsPerSec: ynlRate,
+    jsonParseRecordsPerSec: jsonRate,
+    ynlUsPerReport: Number(((1e6 * ENTRIES) / ynlRate).toFixed(1)),
+    jsonParseUsPerReport: Number(((1e6 * ENTRIES) / jsonRate).toFixed(1)),
   },
-  jsonParseBaseline: {
-    recordsPerSec: Math.round(jsonRate),
-    usPerReport: Number((1e6 / median(base.reportsPerSec)).toFixed(1)),
-    iterations: base.iterations,
-  },
-  ratioToJsonParse: Number((ynlRate / jsonRate).toFixed(2)),
+  ratioToJsonParse: ratio,
+  iterations: { ynl: ynlIterations, jsonParse: jsonIterations },
   target: { recordsPerSec: 1_000_000, met: ynlRate >= 1_000_000 },
   sink: sink > 0,
 };
 process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+
+writeFileSync(join(REPO, 'bench/results/genl-decode.json'), `${JSON.stringify(result, null, 2)}\n`);
+const range = (xs: number[]): string => `${Math.min(...xs)}–${Math.max(...xs)}`;
+replaceSection(join(REPO, 'docs/BENCHMARKS.md'), 'genl-decode', `
+## genl decode (host, no kernel)
+
+\`make bench\` → \`${command}\` (${result.date.slice(0, 10)}; node ${process.version}; raw: \`bench/results/genl-decode.json\`)
+
+One vifq release report of ${ENTRIES} vifs (${datagram.length} bytes as a netlink datagram, ${json.length} bytes as JSON),
+decoded to plain objects; JSON.parse of the same report is the baseline, timed in the same rounds
+(${ROUNDS} rounds of ${ROUND_MS} ms each, alternating).
+
+| decoder | records/s (median of ${ROUNDS}) | range over the rounds | µs per report | ratio to JSON.parse |
+|---|---|---|---|---|
+| \`JSON.parse\` of the same report (baseline) | ${jsonRate} | ${range(runs.map((r) => r.jsonParseRecordsPerSec))} | ${result.median.jsonParseUsPerReport} | 1.00 |
+| vifq netlink + genl + YNL-spec decode | ${ynlRate} | ${range(runs.map((r) => r.ynlRecordsPerSec))} | ${result.median.ynlUsPerReport} | ${ratio.toFixed(2)} |
+
+Target ≥ 1,000,000 records/s: ${result.target.met ? 'met' : '**not met**'}.
+`);

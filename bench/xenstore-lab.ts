@@ -16,7 +16,11 @@ const READS = Number(opts.reads);
 const RUNS = Number(opts.runs);
 
 interface RttRun {
-  vifq: { sequential: { readsPerSec: number; p50Us: number; p99Us: number }; pipelined: { window: number; readsPerSec: number } };
+  vifq: {
+    sequential: { readsPerSec: number; p50Us: number; p99Us: number };
+    pipelined: { window: number; readsPerSec: number };
+    rawNode: { sequential: { readsPerSec: number } } | null;
+  };
   libxenstoreReadsPerSec: number;
 }
 
@@ -38,9 +42,10 @@ try {
   const seq = median(runs.map((r) => r.vifq.sequential.readsPerSec));
   const pipe = median(runs.map((r) => r.vifq.pipelined.readsPerSec));
   const base = median(runs.map((r) => r.libxenstoreReadsPerSec));
+  const raw = median(runs.map((r) => r.vifq.rawNode?.sequential.readsPerSec ?? Number.NaN));
   const command = `node --import tsx bench/xenstore-lab.ts --reads ${READS} --runs ${RUNS}`;
   const doc = { benchmark: 'xenstore-rtt', command, date: new Date().toISOString(), kernel, reads: READS, runs,
-    median: { vifqSequential: seq, vifqPipelined: pipe, libxenstore: base } };
+    median: { vifqSequential: seq, vifqPipelined: pipe, rawNodeSequential: raw, libxenstore: base } };
   writeFileSync(join(REPO, 'bench/results/xenstore-rtt.json'), JSON.stringify(doc, null, 2) + '\n');
   replaceSection(join(REPO, 'docs/BENCHMARKS.md'), 'xenstore-rtt', `
 ## xenstore round trips (lab, real xenstored)
@@ -50,6 +55,7 @@ try {
 | client | reads/s (median of ${RUNS}) | ratio to libxenstore |
 |---|---|---|
 | libxenstore (\`xenstore-read\` with ${READS} paths, one connection, sequential) | ${base} | 1.00 |
+| minimal raw Node client (\`bench/lib/xs-raw-client.mjs\`), sequential: the floor for any Node client | ${raw} | ${(raw / base).toFixed(2)} |
 | vifq \`XenstoreClient\`, sequential (p50 ${runs[0]?.vifq.sequential.p50Us} µs) | ${seq} | ${(seq / base).toFixed(2)} |
 | vifq \`XenstoreClient\`, pipelined (window 32) | ${pipe} | ${(pipe / base).toFixed(2)} |
 

@@ -5,7 +5,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { DEFAULT_BACKOFF, backoffDelay, type BackoffOptions } from './backoff.js';
-import { FrameDecoder, checkWireString, decodeStrings, decodeWatchEvent, encodeFrame, encodePayload, type XsFrame } from './codec.js';
+import { FrameDecoder, checkWireString, decodeStrings, decodeWatchEvent, encodeRequest, type XsFrame } from './codec.js';
 import {
   XenstoreError,
   XsAgainError,
@@ -16,7 +16,6 @@ import {
   XsNoEntryError,
   XsProtocolError,
   XsTimeoutError,
-  XsTooBigError,
   XsTransactionConflictError,
   xsErrnoErrorFor,
   type XsRequestContext,
@@ -93,13 +92,22 @@ export interface XenstoreClientOptions {
   transactionAttempts?: number;
 }
 
+interface SendResult {
+  payload: Buffer;
+  /** The connection the reply came on. */
+  generation: number;
+}
+
 interface Pending {
   call: XsCall;
   txId: number;
   reqId: number;
   frame: Buffer;
-  timer: ReturnType<typeof setTimeout> | undefined;
-  resolve(r: { payload: Buffer; generation: number }): void;
+  /** `performance.now()` at which the request times out. */
+  deadline: number;
+  /** Resolve with a `SendResult` (true) or with the payload alone (false: plain calls, no extra object or promise). */
+  withGeneration: boolean;
+  resolve(r: SendResult | Buffer): void;
   reject(err: Error): void;
 }
 
@@ -119,6 +127,10 @@ interface Connection {
 
 const UINT32_MAX = 0xffffffff;
 
+function tooBigDetail(len: number): string {
+  return `request payload of ${len} bytes exceeds ${XENSTORE_PAYLOAD_MAX}; not sent`;
+}
+
 export class XenstoreClient extends XsOps {
   private readonly events = new EventEmitter<XenstoreClientEvents>();
   private readonly connector: XsConnector;
@@ -136,6 +148,16 @@ export class XenstoreClient extends XsOps {
   private readonly watches = new Map<string, WatchEntry>();
 
   private reconnectTimer: ReturnType<typeof setTimeout> | undefined;
+  /**
+   * One timer for every request's timeout, armed for the oldest deadline (all
+   * requests have the same timeout, so later ones never need it earlier). It
+   * is left armed when requests complete and only unref'd while nothing is
+   * pending: a per-request setTimeout/clearTimeout pair cost a Timeout object,
+   * a clock read and, with one request at a time, a timer list created and
+   * destroyed on every round trip.
+   */
+  private deadlineTimer: ReturnType<typeof setTimeout> | undefined;
+  private deadlineTimerRefed = false;
   private reconnectAttempts = 0;
   private disconnectedAt = 0;
 
@@ -198,7 +220,12 @@ export class XenstoreClient extends XsOps {
   // ---- requests ----
 
   protected call(req: XsCall): Promise<Buffer> {
-    return this.send(req, 0, undefined).then((r) => r.payload);
+    return this.request(req, 0, undefined, false) as Promise<Buffer>;
+  }
+
+  /** `call()` that also says which connection answered (for watches and transactions). */
+  private send(call: XsCall, txId: number, generation: number | undefined): Promise<SendResult> {
+    return this.request(call, txId, generation, true) as Promise<SendResult>;
   }
 
   /**
@@ -206,7 +233,7 @@ export class XenstoreClient extends XsOps {
    * in a transaction (`txId` ≠ 0) is only valid on the connection that
    * started it (`generation`).
    */
-  private send(call: XsCall, txId: number, generation: number | undefined): Promise<{ payload: Buffer; generation: number }> {
+  private request(call: XsCall, txId: number, generation: number | undefined, withGeneration: boolean): Promise<SendResult | Buffer> {
     if (this.closed) return Promise.reject(new XsClosedError(call.ctx));
     if (txId !== 0 && (this.conn === undefined || this.conn.generation !== generation)) {
       return Promise.reject(
@@ -219,25 +246,59 @@ export class XenstoreClient extends XsOps {
     let frame: Buffer;
     const reqId = this.allocReqId();
     try {
-      const payload = encodePayload(call.parts, call.lastBare ?? false);
-      if (payload.length > XENSTORE_PAYLOAD_MAX) {
-        throw new XsTooBigError(call.ctx, { detail: `request payload of ${payload.length} bytes exceeds ${XENSTORE_PAYLOAD_MAX}; not sent` });
-      }
-      frame = encodeFrame({ type: call.type, reqId, txId, payload }, call.ctx);
+      frame = encodeRequest(call.type, reqId, txId, call.parts, call.lastBare ?? false, call.ctx, tooBigDetail);
     } catch (err) {
       return Promise.reject(err);
     }
     return new Promise((resolve, reject) => {
-      const p: Pending = { call, txId, reqId, frame, timer: undefined, resolve, reject };
-      p.timer = setTimeout(() => {
-        this.inflight.delete(reqId);
-        const qi = this.queued.indexOf(p);
-        if (qi >= 0) this.queued.splice(qi, 1);
-        reject(new XsTimeoutError(this.timeoutMs, call.ctx));
-      }, this.timeoutMs);
+      const p: Pending = { call, txId, reqId, frame, deadline: performance.now() + this.timeoutMs, withGeneration, resolve, reject };
+      this.armDeadlineTimer();
       if (this.conn) this.transmit(this.conn, p);
       else this.queued.push(p);
     });
+  }
+
+  private armDeadlineTimer(): void {
+    if (this.deadlineTimer === undefined) {
+      this.deadlineTimer = setTimeout(this.onDeadline, this.timeoutMs);
+      this.deadlineTimerRefed = true;
+    } else if (!this.deadlineTimerRefed) {
+      this.deadlineTimer.ref();
+      this.deadlineTimerRefed = true;
+    }
+  }
+
+  /** Rejects every request past its deadline, then re-arms for the oldest left. */
+  private readonly onDeadline = (): void => {
+    this.deadlineTimer = undefined;
+    this.deadlineTimerRefed = false;
+    const now = performance.now();
+    const expired: Pending[] = [];
+    let next = Infinity;
+    for (const list of [this.inflight.values(), this.queued]) {
+      for (const p of list) {
+        if (p.deadline <= now) expired.push(p);
+        else if (p.deadline < next) next = p.deadline;
+      }
+    }
+    for (const p of expired) {
+      this.inflight.delete(p.reqId);
+      const qi = this.queued.indexOf(p);
+      if (qi >= 0) this.queued.splice(qi, 1);
+      p.reject(new XsTimeoutError(this.timeoutMs, p.call.ctx));
+    }
+    if (next !== Infinity && !this.closed) {
+      this.deadlineTimer = setTimeout(this.onDeadline, Math.max(1, Math.ceil(next - now)));
+      this.deadlineTimerRefed = true;
+    }
+  };
+
+  /** Nothing pending: the deadline timer must not keep the process alive. */
+  private idleDeadlineTimer(): void {
+    if (this.deadlineTimerRefed && this.inflight.size === 0 && this.queued.length === 0) {
+      this.deadlineTimer?.unref();
+      this.deadlineTimerRefed = false;
+    }
   }
 
   private transmit(conn: Connection, p: Pending): void {
@@ -255,8 +316,8 @@ export class XenstoreClient extends XsOps {
   }
 
   private settle(p: Pending): void {
-    if (p.timer !== undefined) clearTimeout(p.timer);
     this.inflight.delete(p.reqId);
+    this.idleDeadlineTimer();
   }
 
   // ---- connection ----
@@ -317,7 +378,7 @@ export class XenstoreClient extends XsOps {
         new XsProtocolError('unexpected-reply', `${p.call.ctx.op ?? 'request'} got a ${xsTypeName(f.type)} reply`, p.call.ctx),
       );
     }
-    p.resolve({ payload: f.payload, generation: this.generation });
+    p.resolve(p.withGeneration ? { payload: f.payload, generation: this.generation } : f.payload);
   }
 
   private onWatchEvent(f: XsFrame): void {
@@ -449,6 +510,9 @@ export class XenstoreClient extends XsOps {
     this.closed = true;
     if (this.reconnectTimer !== undefined) clearTimeout(this.reconnectTimer);
     this.reconnectTimer = undefined;
+    if (this.deadlineTimer !== undefined) clearTimeout(this.deadlineTimer);
+    this.deadlineTimer = undefined;
+    this.deadlineTimerRefed = false;
     for (const p of [...this.inflight.values(), ...this.queued.splice(0)]) {
       this.settle(p);
       p.reject(new XsClosedError(p.call.ctx));
@@ -528,7 +592,7 @@ export class XenstoreClient extends XsOps {
     if (!(id > 0 && id <= UINT32_MAX)) {
       throw new XsProtocolError('malformed', `XS_TRANSACTION_START returned ${JSON.stringify(idText)}, not a transaction id`, ctx);
     }
-    return new XsTransaction((call, txId) => this.send(call, txId, r.generation), id);
+    return new XsTransaction((call, txId) => this.request(call, txId, r.generation, false) as Promise<Buffer>, id);
   }
 
   /**
@@ -573,7 +637,7 @@ function retryable(err: unknown): boolean {
   return err instanceof XsAgainError || (err instanceof XsConnectionLostError && err.op !== 'XS_TRANSACTION_END');
 }
 
-type TxSend = (call: XsCall, txId: number) => Promise<{ payload: Buffer; generation: number }>;
+type TxSend = (call: XsCall, txId: number) => Promise<Buffer>;
 
 /** Operations inside one transaction; end it with `commit()` or `abort()`. */
 export class XsTransaction extends XsOps {
@@ -593,7 +657,7 @@ export class XsTransaction extends XsOps {
         hint: 'start a new transaction',
       }));
     }
-    return this.sendFn(req, this.id).then((r) => r.payload);
+    return this.sendFn(req, this.id);
   }
 
   /** Commits; rejects with `XsAgainError` if another writer got there first. */

@@ -48,6 +48,49 @@ export function encodeFrame(frame: XsFrame, ctx: XsRequestContext = {}): Buffer 
   return out;
 }
 
+/**
+ * A whole request frame from its payload parts (as `encodePayload`), written
+ * into one buffer: what the client sends for every request. Same bytes as
+ * `encodeFrame` of `encodePayload`; throws `XsTooBigError` with
+ * `tooBigDetail(len)` as its detail when the payload is over XENSTORE_PAYLOAD_MAX.
+ */
+export function encodeRequest(
+  type: number,
+  reqId: number,
+  txId: number,
+  parts: ReadonlyArray<string | Uint8Array>,
+  lastBare: boolean,
+  ctx: XsRequestContext,
+  tooBigDetail: (len: number) => string,
+): Buffer {
+  checkUint32('type', type);
+  checkUint32('req_id', reqId);
+  checkUint32('tx_id', txId);
+  const n = parts.length;
+  let len = lastBare && n > 0 ? n - 1 : n; // the NULs
+  for (let i = 0; i < n; i++) {
+    const p = parts[i] as string | Uint8Array;
+    len += typeof p === 'string' ? Buffer.byteLength(p, 'utf8') : p.byteLength;
+  }
+  if (len > XENSTORE_PAYLOAD_MAX) throw new XsTooBigError(ctx, { detail: tooBigDetail(len) });
+  const out = Buffer.allocUnsafe(XS_HEADER_SIZE + len);
+  out.writeUInt32LE(type, 0);
+  out.writeUInt32LE(reqId, 4);
+  out.writeUInt32LE(txId, 8);
+  out.writeUInt32LE(len, 12);
+  let off = XS_HEADER_SIZE;
+  for (let i = 0; i < n; i++) {
+    const p = parts[i] as string | Uint8Array;
+    if (typeof p === 'string') off += out.write(p, off, 'utf8');
+    else {
+      out.set(p, off);
+      off += p.byteLength;
+    }
+    if (!(lastBare && i === n - 1)) out[off++] = 0;
+  }
+  return out;
+}
+
 /** Reads a header from the first 16 bytes of `buf` (no length check on `len`). */
 export function decodeHeader(buf: Buffer, offset = 0): XsHeader {
   if (buf.length - offset < XS_HEADER_SIZE) {
@@ -76,6 +119,8 @@ export function decodeFrame(buf: Buffer): XsFrame {
   return only;
 }
 
+const EMPTY: Buffer = Buffer.alloc(0);
+
 /**
  * Incremental frame parser. `push()` returns every frame completed by the
  * chunk and keeps a partial tail. A header whose `len` exceeds
@@ -85,7 +130,7 @@ export function decodeFrame(buf: Buffer): XsFrame {
  * `error` after each push.
  */
 export class FrameDecoder {
-  private buf: Buffer = Buffer.alloc(0);
+  private buf: Buffer = EMPTY;
   private failed: XsProtocolError | undefined;
 
   constructor(private readonly maxPayload = XENSTORE_PAYLOAD_MAX) {}
@@ -102,31 +147,37 @@ export class FrameDecoder {
 
   push(chunk: Buffer): XsFrame[] {
     if (this.failed) throw this.failed;
-    this.buf = this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk]);
+    this.buf = this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk], this.buf.length + chunk.length);
+    const buf = this.buf;
     const frames: XsFrame[] = [];
     let off = 0;
-    while (this.buf.length - off >= XS_HEADER_SIZE) {
-      const h = decodeHeader(this.buf, off);
-      if (h.len > this.maxPayload) {
+    while (buf.length - off >= XS_HEADER_SIZE) {
+      const len = buf.readUInt32LE(off + 12);
+      if (len > this.maxPayload) {
+        const type = buf.readUInt32LE(off);
         this.failed = new XsProtocolError(
           'oversize',
-          `xenstore frame (${xsTypeName(h.type)}, req_id ${h.reqId}) announces ${h.len} payload bytes, over the limit of ${this.maxPayload}`,
+          `xenstore frame (${xsTypeName(type)}, req_id ${buf.readUInt32LE(off + 4)}) announces ${len} payload bytes, over the limit of ${this.maxPayload}`,
         );
-        this.buf = Buffer.alloc(0);
+        this.buf = EMPTY;
         return frames;
       }
-      const end = off + XS_HEADER_SIZE + h.len;
-      if (this.buf.length < end) break;
+      const end = off + XS_HEADER_SIZE + len;
+      if (buf.length < end) break;
       // Copy: callers may keep payloads while the socket reuses its buffers.
-      frames.push({ type: h.type, reqId: h.reqId, txId: h.txId, payload: Buffer.from(this.buf.subarray(off + XS_HEADER_SIZE, end)) });
+      const payload = Buffer.allocUnsafe(len);
+      buf.copy(payload, 0, off + XS_HEADER_SIZE, end);
+      frames.push({ type: buf.readUInt32LE(off), reqId: buf.readUInt32LE(off + 4), txId: buf.readUInt32LE(off + 8), payload });
       off = end;
     }
-    this.buf = off === 0 ? this.buf : Buffer.from(this.buf.subarray(off));
+    // Keep only the partial tail (a copy, for the same reason).
+    if (off === buf.length) this.buf = EMPTY;
+    else if (off > 0) this.buf = Buffer.from(buf.subarray(off));
     return frames;
   }
 
   reset(): void {
-    this.buf = Buffer.alloc(0);
+    this.buf = EMPTY;
     this.failed = undefined;
   }
 }

@@ -197,6 +197,69 @@ t.test('each request times out on its own; late replies are ignored', async (t) 
   await client.close();
 });
 
+t.test('staggered requests each time out exactly requestTimeoutMs after they were sent', async (t) => {
+  const clock = sinon.useFakeTimers();
+  t.teardown(() => clock.restore());
+  const { fc, client } = await setup({ timeoutMs: 500 });
+  const outcome = new Map<string, string>();
+  const track = (name: string, p: Promise<unknown>): void => {
+    p.then(
+      () => outcome.set(name, `ok@${Date.now()}`),
+      (e: Error) => outcome.set(name, `${e.name}@${Date.now()}`),
+    );
+  };
+  track('a', client.read('/a')); // t=0
+  await clock.tickAsync(100);
+  track('b', client.read('/b')); // t=100
+  await clock.tickAsync(150);
+  track('c', client.read('/c')); // t=250
+  await flush();
+  const [, rb] = fc.current.sent;
+  if (!rb) return t.fail('missing frame');
+  fc.current.reply(rb, 'B');
+  await clock.tickAsync(249); // t=499
+  t.same([...outcome.entries()], [['b', 'ok@250']], 'nothing times out early');
+  await clock.tickAsync(1); // t=500
+  t.equal(outcome.get('a'), 'XsTimeoutError@500');
+  await clock.tickAsync(249); // t=749
+  t.notOk(outcome.has('c'));
+  await clock.tickAsync(1); // t=750
+  t.equal(outcome.get('c'), 'XsTimeoutError@750');
+  t.equal(client.inflightCount, 0);
+  // a request while disconnected (queued) times out as well
+  fc.current.drop();
+  track('d', client.read('/d')); // queued until the reconnect
+  fc.failNext = 100;
+  await clock.tickAsync(500);
+  t.equal(outcome.get('d'), 'XsTimeoutError@1250');
+  await client.close();
+});
+
+t.test('no timer keeps the process alive once nothing is pending', async (t) => {
+  const timers = (): number => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+  const before = timers();
+  const { fc, client } = await setup({ timeoutMs: 60_000 });
+  const a = client.read('/a');
+  const b = client.read('/b');
+  await flush();
+  t.ok(timers() > before, 'a request waiting for its reply holds a timer');
+  const [ra, rb] = fc.current.sent;
+  if (!ra || !rb) return t.fail('missing frames');
+  fc.current.reply(ra, 'A');
+  await a;
+  t.ok(timers() > before, 'still one pending');
+  fc.current.reply(rb, 'B');
+  await b;
+  t.equal(timers(), before, 'all answered: no ref\'d timer left');
+  const c = client.read('/c');
+  await flush();
+  t.ok(timers() > before, 'a new request holds it again');
+  fc.current.reply(fc.current.last(), 'C');
+  t.equal(await c, 'C');
+  t.equal(timers(), before);
+  await client.close();
+});
+
 t.test('close() rejects pending and queued requests and is idempotent', async (t) => {
   const { fc, client } = await setup();
   const p = client.read('/a');

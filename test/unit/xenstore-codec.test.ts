@@ -9,6 +9,7 @@ import {
   decodeWatchEvent,
   encodeFrame,
   encodePayload,
+  encodeRequest,
   type XsFrame,
 } from '../../src/xenstore/codec.js';
 import { XsProtocolError, XsTooBigError } from '../../src/xenstore/errors.js';
@@ -229,4 +230,32 @@ t.test('property: encodePayload/decodeStrings round trip for NUL-free strings', 
     { numRuns: 200 },
   );
   t.pass();
+});
+
+t.test('property: encodeRequest writes the same bytes as encodeFrame(encodePayload(...))', async (t) => {
+  const part = fc.oneof(fc.string({ unit: 'binary' }), fc.uint8Array({ maxLength: 40 }));
+  const detail = (len: number): string => `detail ${len}`;
+  fc.assert(
+    fc.property(
+      fc.array(part, { maxLength: 5 }),
+      fc.boolean(),
+      fc.nat({ max: 0xffffffff }),
+      fc.nat({ max: 0xffffffff }),
+      (parts, lastBare, reqId, txId) => {
+        const expected = encodeFrame({ type: XsType.WRITE, reqId, txId, payload: encodePayload(parts, lastBare) });
+        return encodeRequest(XsType.WRITE, reqId, txId, parts, lastBare, {}, detail).equals(expected);
+      },
+    ),
+    { numRuns: 500 },
+  );
+  // lone surrogates are written as U+FFFD by both
+  t.same(encodeRequest(XsType.READ, 1, 0, ['\ud800x'], false, {}, detail), encodeFrame({ type: XsType.READ, reqId: 1, txId: 0, payload: encodePayload(['\ud800x']) }));
+  const ctx = { op: 'XS_WRITE', path: '/a' };
+  t.doesNotThrow(() => encodeRequest(XsType.WRITE, 1, 0, ['/a', 'x'.repeat(XENSTORE_PAYLOAD_MAX - 3)], true, ctx, detail));
+  const err = t.throws(() => encodeRequest(XsType.WRITE, 1, 0, ['/a', 'x'.repeat(XENSTORE_PAYLOAD_MAX - 2)], true, ctx, detail)) as XsTooBigError;
+  t.ok(err instanceof XsTooBigError);
+  t.match(err.message, /detail 4097/);
+  t.equal(err.path, '/a');
+  t.throws(() => encodeRequest(XsType.READ, -1, 0, ['/a'], false, {}, detail), RangeError);
+  t.throws(() => encodeRequest(XsType.READ, 1, 2 ** 32, ['/a'], false, {}, detail), RangeError);
 });
