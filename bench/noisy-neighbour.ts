@@ -130,7 +130,7 @@ async function sampleBacklog(lab: Lab, ms: number): Promise<number | null> {
 
 async function labVersions(lab: Lab): Promise<Record<string, string>> {
   const out = await lab.dom0Ok(`echo "kernel=$(uname -r)"; echo "xen=$(xl info | sed -n 's/^xen_version *: //p')"
-    echo "netback=$(cat /sys/module/xen_netback/srcversion) taint=$(cat /sys/module/xen_netback/taint)"`);
+    if [ -f /lab/xen-netback.ko ]; then echo "netback=custom md5 $(md5sum < /lab/xen-netback.ko | cut -c1-12)"; else echo "netback=stock $(modinfo -n xen-netback)"; fi`);
   const v: Record<string, string> = {};
   for (const line of out.trim().split('\n')) {
     const i = line.indexOf('=');
@@ -183,7 +183,7 @@ async function main(): Promise<void> {
 
 \`make bench\` → \`${command}\` (${doc.date.slice(0, 10)}; raw: \`bench/results/noisy-neighbour-${opts.label}.json\`)
 
-Lab: Xen ${versions.xen} in QEMU/TCG, dom0 kernel ${versions.kernel}, netback srcversion ${versions.netback}.
+Lab: Xen ${versions.xen} in QEMU/TCG, dom0 kernel ${versions.kernel}, netback ${versions.netback}.
 Three PV guests on xenbr0; the uplink stand-in is a veth with \`${QDISC.kind} rate ${QDISC.rate} latency ${QDISC.limitMs}ms\` (one FIFO),
 sink namespace behind it. The victim (domu1) pings the sink ${PING_HZ}/s for ${SECS} s alone, then while domu2 sends one TCP
 bulk stream and domu3 floods ${UDP_SIZE}-byte UDP datagrams to the sink (${WARM} s head start). Neighbours' TX = bytes their
