@@ -6,6 +6,8 @@
 //   node vifq-nl.mjs set '{"ifindex":7,"limit-bytes":65536}'
 //   node vifq-nl.mjs config-get | config-set '{"report-interval-ms":100}'
 //   node vifq-nl.mjs listen SECS                reports + config notifications as JSON lines
+//   node vifq-nl.mjs sample IFINDEX SECS        poll vif-get as fast as it answers; prints the
+//                                               sample count and the largest pending bytes/packets
 //   node vifq-nl.mjs raw CMD HEX                send a raw genl request (malformed-input tests)
 // A kernel error prints {"error":{"code":"EINVAL","message":"<extack>"}} and exits 1.
 import { GenlClient, YnlFamily, loadYnlSpecFile } from '../../../dist/genl/index.js';
@@ -34,6 +36,21 @@ try {
       print({ ready: true });
       await new Promise((r) => setTimeout(r, secs * 1000));
       events.close();
+      break;
+    }
+    case 'sample': {
+      const [ifindex, secs = '5'] = process.argv.slice(3);
+      const end = Date.now() + Number(secs) * 1000;
+      const out = { samples: 0, maxPendingBytes: 0, maxPendingPackets: 0, nonZero: 0 };
+      while (Date.now() < end) {
+        const v = await vifq.do('vif-get', { ifindex: Number(ifindex) });
+        const b = Number(v['pending-bytes']);
+        out.samples++;
+        if (b > 0) out.nonZero++;
+        out.maxPendingBytes = Math.max(out.maxPendingBytes, b);
+        out.maxPendingPackets = Math.max(out.maxPendingPackets, Number(v['pending-packets']));
+      }
+      print(out);
       break;
     }
     default: throw new Error(`unknown command ${cmd}`);

@@ -1,0 +1,96 @@
+#!/bin/bash
+# build-module.sh [--series 6.1] [--out FILE.ko] [--w1] [--upto N] [--pristine]
+#                 [--dir DIR] [--log FILE] [--dkms-tree DIR]
+#
+# Build xen-netback.ko with the vifq series applied, out of tree, against the
+# headers of the pinned lab kernel of that series (dom0-scripts/lab/kernels.conf):
+#   1. extract the pristine drivers/net/xen-netback from the pinned linux-source
+#      tarball into DIR (default build/kernel-patch/<series>/tree, wiped first);
+#   2. apply kernel-patch/<series>/series there (quilt if installed, else patch -p1,
+#      no fuzz), or only its first N patches (--upto N), or none (--pristine);
+#   3. make -C <headers> M=DIR/drivers/net/xen-netback modules (W=1 with --w1);
+#   4. copy the module to --out FILE.ko.
+# --log FILE keeps the compiler output (check.sh compares W=1 warnings with it);
+# --dkms-tree DIR also writes a DKMS source tree (see README.md).
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$HERE/.." && pwd)
+SERIES=6.1 OUTKO="" W1="" UPTO="" PRISTINE="" DIR="" LOG="" DKMS_TREE=""
+usage() { sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+while [ $# -gt 0 ]; do
+    case $1 in
+        --series) SERIES=$2; shift;;
+        --out) OUTKO=$2; shift;;
+        --w1) W1=1;;
+        --upto) UPTO=$2; shift;;
+        --pristine) PRISTINE=1;;
+        --dir) DIR=$2; shift;;
+        --log) LOG=$2; shift;;
+        --dkms-tree) DKMS_TREE=$2; shift;;
+        -h|--help) usage;;
+        *) echo "build-module.sh: unknown option $1" >&2; usage;;
+    esac
+    shift
+done
+SDIR=$HERE/$SERIES
+[ -f "$SDIR/series" ] || { echo "build-module.sh: no series file $SDIR/series" >&2; exit 2; }
+
+LAB_KERNEL=$SERIES
+source "$ROOT/dom0-scripts/lab/kernel-env.sh"
+"$ROOT/dom0-scripts/lab/check-host.sh" module
+kernel_fetch
+
+DIR=${DIR:-$VIFQ_BUILD/kernel-patch/$SERIES/tree}
+rm -rf "$DIR"
+mkdir -p "$DIR"
+DIR=$(cd "$DIR" && pwd)
+tar -C "$DIR" --strip-components=1 -xJf "$KSRC_TAR" "linux-source-$KSERIES/drivers/net/xen-netback"
+
+mapfile -t PATCHES < <(sed -e 's/#.*//' -e 's/[[:space:]]*$//' "$SDIR/series" | grep -v '^$' || true)
+if [ -n "$PRISTINE" ]; then
+    PATCHES=()
+elif [ -n "$UPTO" ]; then
+    PATCHES=("${PATCHES[@]:0:$UPTO}")
+fi
+if [ ${#PATCHES[@]} -gt 0 ]; then
+    if command -v quilt >/dev/null; then
+        ln -s "$SDIR" "$DIR/patches"
+        printf '%s\n' "${PATCHES[@]}" > "$DIR/.series-applied"
+        (cd "$DIR" && QUILT_PATCHES=patches QUILT_SERIES=.series-applied \
+            quilt push -aq --fuzz=0 >/dev/null)
+    else
+        for p in "${PATCHES[@]}"; do
+            patch -s -p1 -F0 --no-backup-if-mismatch -d "$DIR" < "$SDIR/$p" ||
+                { echo "build-module.sh: $p does not apply" >&2; exit 1; }
+        done
+    fi
+fi
+
+MAKEARGS=(-C "$KBUILD" M="$DIR/drivers/net/xen-netback" CONFIG_XEN_NETDEV_BACKEND=m
+          CONFIG_DEBUG_INFO_BTF_MODULES=)
+# The series adds include/uapi/linux/vifq.h, which the distro headers lack.
+[ -d "$DIR/include" ] && MAKEARGS+=(KCFLAGS="-I$DIR/include")
+[ -n "$W1" ] && MAKEARGS+=(W=1)
+LOG=${LOG:-$DIR/build.log}
+if ! make "${MAKEARGS[@]}" modules > "$LOG" 2>&1; then
+    cat "$LOG" >&2
+    echo "build-module.sh: build failed (series $SERIES, ${#PATCHES[@]} patches)" >&2
+    exit 1
+fi
+KO=$DIR/drivers/net/xen-netback/xen-netback.ko
+if [ -n "$OUTKO" ]; then
+    mkdir -p "$(dirname "$OUTKO")"
+    cp "$KO" "$OUTKO"
+fi
+if [ -n "$DKMS_TREE" ]; then
+    rm -rf "$DKMS_TREE"
+    mkdir -p "$DKMS_TREE"
+    DKMS_TREE=$(cd "$DKMS_TREE" && pwd)
+    (cd "$DIR" && find drivers include -type f \( -name '*.[ch]' ! -name '*.mod.c' -o -name Makefile \) \
+        -print0 | xargs -0 cp --parents -t "$DKMS_TREE")
+    cp "$HERE/dkms.conf" "$DKMS_TREE/dkms.conf"
+    sed -i -e "s/^PACKAGE_VERSION=.*/PACKAGE_VERSION=\"$SERIES-vifq\"/" \
+        -e "s/^BUILD_EXCLUSIVE_KERNEL=.*/BUILD_EXCLUSIVE_KERNEL=\"^${SERIES//./\\\\.}\\\\.\"/" \
+        "$DKMS_TREE/dkms.conf"
+fi
+echo "built ${OUTKO:-$KO} ($KVER, series $SERIES, ${#PATCHES[@]} patches${W1:+, W=1})" >&2

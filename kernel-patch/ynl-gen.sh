@@ -1,0 +1,64 @@
+#!/bin/bash
+# ynl-gen.sh [--check] SPEC TREE - generate the vifq netlink code from SPEC
+# (Documentation/netlink/specs/vifq.yaml, netdev YAML format) with the kernel's
+# own tools/net/ynl/ynl-gen-c.py, into the kernel tree TREE:
+#   include/uapi/linux/vifq.h                   --mode uapi   --header
+#   drivers/net/xen-netback/vifq_nl.h, .c       --mode kernel --header/--source
+#   Documentation/netlink/specs/vifq.yaml       (a copy of SPEC)
+# then adapt the kernel tables to the genl API of TREE's kernel (6.1 has no
+# split ops: ynl-compat-6.1.py). --check writes nothing and fails if TREE's
+# files differ from what SPEC generates.
+#
+# ynl-gen-c.py comes from Debian's linux-source-6.12 (the 6.12 lab pin in
+# dom0-scripts/lab/kernels.conf; 6.1 has no YNL), unpacked once into
+# build/ynl/ (needs python3-yaml and python3-jsonschema).
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$HERE/.." && pwd)
+CHECK=""
+[ "${1:-}" = "--check" ] && { CHECK=1; shift; }
+[ $# -eq 2 ] || { sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+SPEC=$(readlink -f "$1")
+TREE=$(readlink -f "$2")
+
+YNL_ROOT=${YNL_ROOT:-$ROOT/build/ynl/linux-source-6.12}
+if [ ! -x "$YNL_ROOT/tools/net/ynl/ynl-gen-c.py" ]; then
+    source "$ROOT/dom0-scripts/lab/kernels.conf"
+    tmp=$(mktemp -d)
+    trap 'rm -rf "$tmp"' EXIT
+    echo "[ynl] fetching linux-source-6.12=$K_6_12_VER for tools/net/ynl" >&2
+    (cd "$tmp" && apt-get download -q "linux-source-6.12=$K_6_12_VER" >/dev/null)
+    dpkg-deb -x "$tmp"/linux-source-6.12_*.deb "$tmp/deb"
+    mkdir -p "$(dirname "$YNL_ROOT")"
+    tar -C "$(dirname "$YNL_ROOT")" -xJf "$tmp/deb/usr/src/linux-source-6.12.tar.xz" \
+        linux-source-6.12/tools/net/ynl linux-source-6.12/Documentation/netlink \
+        linux-source-6.12/MAINTAINERS
+fi
+
+# ynl-gen-c.py names the spec by its path below the kernel root that holds it
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK" ${tmp:+"$tmp"}' EXIT
+SPECS=$YNL_ROOT/Documentation/netlink/specs
+cp "$SPEC" "$SPECS/vifq.yaml"
+GEN=(python3 "$YNL_ROOT/tools/net/ynl/ynl-gen-c.py" --spec "$SPECS/vifq.yaml")
+mkdir -p "$WORK/include/uapi/linux" "$WORK/drivers/net/xen-netback" \
+         "$WORK/Documentation/netlink/specs"
+"${GEN[@]}" --mode uapi --header -o "$WORK/include/uapi/linux/vifq.h"
+"${GEN[@]}" --mode kernel --header -o "$WORK/drivers/net/xen-netback/vifq_nl.h"
+"${GEN[@]}" --mode kernel --source -o "$WORK/drivers/net/xen-netback/vifq_nl.c"
+rm -f "$SPECS/vifq.yaml"
+cp "$SPEC" "$WORK/Documentation/netlink/specs/vifq.yaml"
+python3 "$HERE/ynl-compat-6.1.py" "$WORK/drivers/net/xen-netback/vifq_nl.h" \
+        "$WORK/drivers/net/xen-netback/vifq_nl.c"
+
+rc=0
+for f in include/uapi/linux/vifq.h drivers/net/xen-netback/vifq_nl.h \
+         drivers/net/xen-netback/vifq_nl.c Documentation/netlink/specs/vifq.yaml; do
+    if [ -n "$CHECK" ]; then
+        cmp -s "$WORK/$f" "$TREE/$f" || { echo "ynl-gen: $TREE/$f differs from $SPEC" >&2; rc=1; }
+    else
+        mkdir -p "$(dirname "$TREE/$f")"
+        cp "$WORK/$f" "$TREE/$f"
+    fi
+done
+exit $rc
