@@ -9,6 +9,10 @@
 #
 #   uplink.sh up                       bridge + uplink + sink listeners (default qdisc)
 #   uplink.sh qdisc tbf RATE [LIMITMS] token bucket + FIFO (the problem)  default 8mbit 200
+# tbf's burst is 96 KiB, above the largest GSO frame a guest sends (64 KiB +
+# headers): with a smaller burst tbf segments GSO frames at enqueue, and the
+# segmentation copies netback's zerocopy frags, so every guest packet would be
+# "released" before it waited in the queue; a NIC with TSO does not do that.
 #   uplink.sh qdisc fq_codel RATE      the same rate with flow queueing + AQM
 #   uplink.sh qdisc cake RATE          CAKE shaper
 #   uplink.sh qdisc none               no queue limit (veth at CPU speed)
@@ -19,8 +23,8 @@ qdisc() {
     local kind=${1:-tbf} rate=${2:-8mbit} lat=${3:-200}
     tc qdisc del dev uplink0 root 2>/dev/null || true
     case $kind in
-        tbf)      tc qdisc add dev uplink0 root tbf rate "$rate" burst 8kb latency "${lat}ms" ;;
-        fq_codel) tc qdisc add dev uplink0 root handle 1: tbf rate "$rate" burst 8kb latency "${lat}ms"
+        tbf)      tc qdisc add dev uplink0 root tbf rate "$rate" burst 96kb latency "${lat}ms" ;;
+        fq_codel) tc qdisc add dev uplink0 root handle 1: tbf rate "$rate" burst 96kb latency "${lat}ms"
                   tc qdisc add dev uplink0 parent 1:1 fq_codel ;;
         cake)     modprobe sch_cake; tc qdisc add dev uplink0 root cake bandwidth "$rate" ;;
         none)     ;;
