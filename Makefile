@@ -17,7 +17,9 @@ help:
 	@echo "make test        every test: unit, host netlink, Xen lab end to end (installs what it needs)"
 	@echo "make test-host   the fast inner loop: unit + host tests, no lab"
 	@echo "make bench       benchmarks -> bench/results/, docs/BENCHMARKS.md"
-	@echo "make deps build lab-images lab-shell soak clean"
+	@echo "make test-kernel  the patch series checks: checkpatch --strict, bisect builds, W=1, ynl-gen"
+	@echo "make soak        100 destroys/detaches of guests with packets in flight (long)"
+	@echo "make deps build lab-images lab-shell clean"
 
 deps: deps-debian deps-npm
 
@@ -55,6 +57,13 @@ test-host: deps-npm build
 test-lab: deps build lab-images
 	scripts/run-tests.sh lab
 
+test-kernel: deps
+	scripts/run-tests.sh kernel
+
+# long teardown runs of the patched netback (100 destroys and detaches), not in CI
+soak: deps build lab-images
+	VIFQ_SOAK_REPEAT=100 npx tap --disable-coverage --timeout=14400 test/e2e/netback-teardown.test.ts
+
 demo: deps build lab-images
 	node --import tsx bench/noisy-neighbour.ts --boots 1 --demo
 
@@ -67,4 +76,4 @@ bench: deps build lab-images
 clean:
 	rm -rf dist build/lab build/lab-runs build/netback .tap
 
-.PHONY: help deps deps-debian deps-npm build lab-images lab-shell test test-host test-lab demo bench clean
+.PHONY: help deps deps-debian deps-npm build lab-images lab-shell test test-host test-lab test-kernel soak demo bench clean

@@ -1,7 +1,8 @@
 #!/bin/bash
-# run-tests.sh host|lab|all - run the tap suites and end with "N passed, N failed".
-#   host: test/unit + test/host (parallel, no lab)
-#   lab:  test/e2e (one lab at a time: each boots Xen in QEMU/TCG)
+# run-tests.sh host|kernel|lab|all - run the suites and end with "N passed, N failed".
+#   host:   test/unit + test/host (parallel, no lab)
+#   kernel: kernel-patch/check.sh (checkpatch --strict, bisect builds, W=1, ynl-gen)
+#   lab:    test/e2e (one lab at a time: each boots Xen in QEMU/TCG)
 # N counts assertions over all suites. Exit status non-zero if anything failed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -22,11 +23,27 @@ suite() {  # suite NAME TAP-ARGS...
     passed=$((passed + ${p:-0})); failed=$((failed + ${f:-0}))
     rm -f "$out"
 }
+kernel_checks() {  # the patch series' own checks print "N passed, N failed" too
+    local series out p f
+    for series in kernel-patch/*/series; do
+        series=$(basename "$(dirname "$series")")
+        out=$(mktemp)
+        echo "=== kernel $series: kernel-patch/check.sh --series $series"
+        kernel-patch/check.sh --series "$series" 2>&1 | tee "$out"
+        [ "${PIPESTATUS[0]}" = 0 ] || rc=1
+        p=$(sed -nE 's/^([0-9]+) passed, ([0-9]+) failed$/\1/p' "$out" | tail -1)
+        f=$(sed -nE 's/^([0-9]+) passed, ([0-9]+) failed$/\2/p' "$out" | tail -1)
+        [ -n "$p" ] || { echo "=== kernel $series: no summary line"; f=1; rc=1; }
+        passed=$((passed + ${p:-0})); failed=$((failed + ${f:-0}))
+        rm -f "$out"
+    done
+}
 case $what in
     host|all) suite "unit+host" --jobs=2 --timeout=300 test/unit/*.test.ts test/host/*.test.ts ;;&
+    kernel|all) kernel_checks ;;&
     lab|all)  suite "lab e2e" --jobs=1 --timeout=1800 test/e2e/*.test.ts ;;
-    host) ;;
-    *) echo "usage: run-tests.sh host|lab|all" >&2; exit 2 ;;
+    host|kernel) ;;
+    *) echo "usage: run-tests.sh host|kernel|lab|all" >&2; exit 2 ;;
 esac
 [ $failed -gt 0 ] && rc=1
 echo "$passed passed, $failed failed"
