@@ -64,11 +64,20 @@ test-kernel: deps
 soak: deps build lab-images
 	VIFQ_SOAK_REPEAT=100 npx tap --disable-coverage --timeout=14400 test/e2e/netback-teardown.test.ts
 
+# the noisy-neighbour scenario twice: stock netback, then the vifq netback with the
+# neighbours' pending bytes limited (set directly over generic netlink)
 demo: deps build lab-images
-	node --import tsx bench/noisy-neighbour.ts --boots 1 --demo
+	kernel-patch/build-module.sh --out build/netback/vifq-6.1.ko --dir build/netback/demo-tree
+	node --import tsx bench/noisy-neighbour.ts --boots 1 --demo --label stock
+	node --import tsx bench/noisy-neighbour.ts --boots 1 --demo --label vifq-limited \
+		--netback build/netback/vifq-6.1.ko --limit-bytes 16384
 
 bench: deps build lab-images
-	node --import tsx bench/noisy-neighbour.ts --boots 3
+	kernel-patch/build-module.sh --out build/netback/vifq-6.1.ko --dir build/netback/bench-nn-tree
+	node --import tsx bench/noisy-neighbour.ts --boots 3 --label stock
+	node --import tsx bench/noisy-neighbour.ts --boots 3 --label vifq-limited \
+		--netback build/netback/vifq-6.1.ko --limit-bytes 16384
+	node --import tsx bench/netback-overhead.ts --rounds 3 --secs 8
 	node --import tsx bench/xenstore-lab.ts --reads 2000 --runs 3
 	node --import tsx bench/xenstore-host.ts
 	@if [ -f bench/genl-decode.ts ]; then node --import tsx bench/genl-decode.ts; fi

@@ -2,7 +2,7 @@
  * The noisy-neighbour problem, measured in the Xen lab.
  *
  *   node --import tsx bench/noisy-neighbour.ts [--boots 3] [--secs 20] [--netback FILE.ko]
- *                                              [--label stock] [--demo]
+ *                                              [--limit-bytes N] [--label stock] [--demo]
  *   (make bench runs it with --boots 3; make demo with --boots 1 --demo)
  *
  * Per boot: three PV guests on xenbr0, all sending to the sink behind the uplink
@@ -13,6 +13,8 @@
  * neighbour's throughput (bytes its vif took from the guest, bytes that left the
  * uplink). Results: bench/results/noisy-neighbour-<label>.json and a table in
  * docs/BENCHMARKS.md (not with --demo, which prints a summary only).
+ * --limit-bytes N (needs the vifq netback) sets each neighbour's pending-byte
+ * limit with vif-set before the loaded phase; the victim stays unlimited.
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -26,6 +28,7 @@ const { values: opts } = parseArgs({
     boots: { type: 'string', default: '3' },
     secs: { type: 'string', default: '20' },
     netback: { type: 'string' },
+    'limit-bytes': { type: 'string' },
     label: { type: 'string', default: 'stock' },
     demo: { type: 'boolean', default: false },
   },
@@ -84,6 +87,11 @@ async function runBoot(boot: number): Promise<{ result: BootResult; versions: Re
 
     const [, tcp, udp] = lab.guests;
     if (!tcp || !udp) throw new Error('noisy-neighbour needs three guests');
+    if (opts['limit-bytes']) {
+      for (const g of [tcp, udp]) {
+        await lab.dom0Ok(`node /vifq/test/e2e/drivers/vifq-nl.mjs set '{"domid":${g.domid},"handle":0,"limit-bytes":${Number(opts['limit-bytes'])}}'`);
+      }
+    }
     const before = await Promise.all([vifCounters(lab, tcp.domid), vifCounters(lab, udp.domid), uplinkSent(lab)]);
     const t0 = Date.now();
     const dur = SECS + WARM + 2;
@@ -156,10 +164,11 @@ async function main(): Promise<void> {
     results.push(r.result);
     process.stderr.write(`[nn] boot ${boot}: alone p50/p99 ${r.result.alone.p50}/${r.result.alone.p99} ms, loaded ${r.result.loaded.p50}/${r.result.loaded.p99} ms, x${r.result.p99Ratio}\n`);
   }
-  const command = `node --import tsx bench/noisy-neighbour.ts --boots ${BOOTS} --secs ${SECS}${opts.netback ? ` --netback ${opts.netback}` : ''} --label ${opts.label}`;
+  const limit = opts['limit-bytes'] ? ` --limit-bytes ${opts['limit-bytes']}` : '';
+  const command = `node --import tsx bench/noisy-neighbour.ts --boots ${BOOTS} --secs ${SECS}${opts.netback ? ` --netback ${opts.netback}` : ''}${limit} --label ${opts.label}`;
   const doc = {
     benchmark: 'noisy-neighbour', label: opts.label, command, date: new Date().toISOString(), versions,
-    setup: { uplink: QDISC, pingHz: PING_HZ, probeSecs: SECS, warmSecs: WARM, udpSize: UDP_SIZE, guests: 3 },
+    setup: { neighbourLimitBytes: opts['limit-bytes'] ? Number(opts['limit-bytes']) : null, uplink: QDISC, pingHz: PING_HZ, probeSecs: SECS, warmSecs: WARM, udpSize: UDP_SIZE, guests: 3 },
     boots: results,
   };
   const rows = results.map((r) => `| ${r.boot} | ${r.alone.p50} / ${r.alone.p99} / ${r.alone.max} | ${r.loaded.p50} / ${r.loaded.p99} / ${r.loaded.max} | **×${r.p99Ratio}** | ${r.loaded.lossPct}% | ${r.neighbours.map((n) => `${n.vifTxMbit}`).join(' / ')} | ${r.uplink.sentMbit} | ${r.uplink.backlogMaxPkts ?? '-'} |`);
@@ -169,7 +178,7 @@ async function main(): Promise<void> {
     ...rows,
   ].join('\n');
   if (opts.demo) {
-    process.stdout.write(`\nNoisy neighbour on ${opts.label} netback (${versions.kernel}, Xen ${versions.xen}), uplink ${QDISC.kind} ${QDISC.rate}:\n\n${table}\n\n`);
+    process.stdout.write(`\nNoisy neighbour, ${opts.label} (${versions.netback}; ${versions.kernel}, Xen ${versions.xen}), uplink ${QDISC.kind} ${QDISC.rate}${limit ? `, neighbours limited to ${opts['limit-bytes']} pending bytes` : ''}:\n\n${table}\n\n`);
     const dir = join(REPO, 'build', 'demo');
     mkdirSync(dir, { recursive: true });
     writeFileSync(join(dir, `noisy-neighbour-${opts.label}.json`), JSON.stringify(doc, null, 2));
