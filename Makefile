@@ -10,14 +10,14 @@ export LAB_KERNEL
 # Debian packages: lab (Xen, QEMU, image tools), module builds, kernel tooling (ynl, checkpatch)
 DEBS := qemu-system-x86 xen-hypervisor-4.17-amd64 xen-utils-4.17 xenstore-utils busybox-static \
 	cpio kmod iproute2 util-linux coreutils gzip xz-utils tcpdump ethtool gcc g++ make libc6-dev \
-	libelf-dev bc flex bison python3 python3-yaml python3-jsonschema perl
+	libelf-dev bc flex bison python3 python3-yaml python3-jsonschema perl dkms
 
 help:
 	@echo "make demo        boot the Xen lab and run the noisy-neighbour scenario (installs what it needs)"
 	@echo "make test        every test: unit, host netlink, Xen lab end to end (installs what it needs)"
 	@echo "make test-host   the fast inner loop: unit + host tests, no lab"
 	@echo "make bench       benchmarks -> bench/results/, docs/BENCHMARKS.md"
-	@echo "make test-kernel  the patch series checks: checkpatch --strict, bisect builds, W=1, ynl-gen"
+	@echo "make test-kernel  the patch series checks: checkpatch --strict, bisect builds, W=1, ynl-gen, dkms"
 	@echo "make soak        100 destroys/detaches of guests with packets in flight (long)"
 	@echo "make deps build lab-images lab-shell clean"
 

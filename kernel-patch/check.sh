@@ -10,6 +10,9 @@
 #                driver's W=1 build does not have (compared without line numbers)
 #   ynl          the generated netlink files in the series match the spec, and
 #                kernel-patch/vifq.yaml is the spec of the series
+#   dkms         the real dkms tool adds, builds, installs (over the stock
+#                module) and uninstalls the series' module (dkms-check.sh; a
+#                private mount namespace, the host's module tree is untouched)
 # Prints one line per check and "N passed, N failed"; exits 1 if any failed.
 set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -19,7 +22,7 @@ while [ $# -gt 0 ]; do
     case $1 in
         --series) SERIES=$2; shift;;
         --quick) QUICK=1;;
-        -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0;;
+        -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0;;
         *) echo "check.sh: unknown option $1" >&2; exit 2;;
     esac
     shift
@@ -89,13 +92,21 @@ if [ -f "$OUT/tree/Documentation/netlink/specs/vifq.yaml" ]; then
     else
         bad "kernel-patch/vifq.yaml differs from the series' Documentation/netlink/specs/vifq.yaml"
     fi
-    if "$HERE/ynl-gen.sh" --check "$OUT/tree/Documentation/netlink/specs/vifq.yaml" "$OUT/tree" \
+    if "$HERE/ynl-gen.sh" --series "$SERIES" --check "$OUT/tree/Documentation/netlink/specs/vifq.yaml" "$OUT/tree" \
             > "$OUT/ynl.log" 2>&1; then
         ok "ynl-gen-c.py output matches the series"
     else
         bad "ynl-gen-c.py output differs from the series"
         sed 's/^/     /' "$OUT/ynl.log"
     fi
+fi
+
+# dkms: two checks (install, uninstall), or one failure
+if "$HERE/dkms-check.sh" --series "$SERIES" "$OUT/dkms" > "$OUT/dkms.log" 2>&1; then
+    while read -r line; do ok "${line#ok   }"; done < <(grep '^ok ' "$OUT/dkms.log")
+else
+    bad "dkms (see $OUT/dkms.log)"
+    sed 's/^/     /' "$OUT/dkms.log" | tail -5
 fi
 
 echo "$pass passed, $fail failed"

@@ -1,13 +1,13 @@
 #!/bin/bash
-# ynl-gen.sh [--check] SPEC TREE - generate the vifq netlink code from SPEC
+# ynl-gen.sh [--series 6.1|6.12] [--check] SPEC TREE - generate the vifq netlink code from SPEC
 # (Documentation/netlink/specs/vifq.yaml, netdev YAML format) with the kernel's
 # own tools/net/ynl/ynl-gen-c.py, into the kernel tree TREE:
 #   include/uapi/linux/vifq.h                   --mode uapi   --header
 #   drivers/net/xen-netback/vifq_nl.h, .c       --mode kernel --header/--source
 #   Documentation/netlink/specs/vifq.yaml       (a copy of SPEC)
-# then adapt the kernel tables to the genl API of TREE's kernel (6.1 has no
-# split ops: ynl-compat-6.1.py). --check writes nothing and fails if TREE's
-# files differ from what SPEC generates.
+# then, for --series 6.1 (the default), adapt the kernel tables to 6.1's genl
+# API (6.1 has no split ops: ynl-compat-6.1.py); 6.12 takes them as generated.
+# --check writes nothing and fails if TREE's files differ from what SPEC generates.
 #
 # ynl-gen-c.py comes from Debian's linux-source-6.12 (the 6.12 lab pin in
 # dom0-scripts/lab/kernels.conf; 6.1 has no YNL), unpacked once into
@@ -15,9 +15,17 @@
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
-CHECK=""
-[ "${1:-}" = "--check" ] && { CHECK=1; shift; }
+CHECK="" SERIES=6.1
+while [ $# -gt 2 ]; do
+    case $1 in
+        --check) CHECK=1;;
+        --series) SERIES=$2; shift;;
+        *) break;;
+    esac
+    shift
+done
 [ $# -eq 2 ] || { sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+case $SERIES in 6.1|6.12) ;; *) echo "ynl-gen.sh: unknown series $SERIES (6.1 or 6.12)" >&2; exit 2;; esac
 SPEC=$(readlink -f "$1")
 TREE=$(readlink -f "$2")
 
@@ -48,8 +56,10 @@ mkdir -p "$WORK/include/uapi/linux" "$WORK/drivers/net/xen-netback" \
 "${GEN[@]}" --mode kernel --source -o "$WORK/drivers/net/xen-netback/vifq_nl.c"
 rm -f "$SPECS/vifq.yaml"
 cp "$SPEC" "$WORK/Documentation/netlink/specs/vifq.yaml"
-python3 "$HERE/ynl-compat-6.1.py" "$WORK/drivers/net/xen-netback/vifq_nl.h" \
-        "$WORK/drivers/net/xen-netback/vifq_nl.c"
+if [ "$SERIES" = 6.1 ]; then
+    python3 "$HERE/ynl-compat-6.1.py" "$WORK/drivers/net/xen-netback/vifq_nl.h" \
+            "$WORK/drivers/net/xen-netback/vifq_nl.c"
+fi
 
 rc=0
 for f in include/uapi/linux/vifq.h drivers/net/xen-netback/vifq_nl.h \

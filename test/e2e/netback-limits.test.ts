@@ -11,7 +11,8 @@
  */
 import t from 'tap';
 import { Lab } from '../lab/lab.js';
-import { buildVifqModule, dmesgProblems, ethtoolVq, ifindexOf, nlBatch, parseEthtool, percentile, pingTimes, tagged } from '../lab/vifq.js';
+import { buildVifqModule, dmesgProblems, ethtoolVq, ifindexOf, nlBatch, percentile, pingTimes } from '../lab/vifq.js';
+import { floodPhase, type FloodPhase, type PendingSamples } from '../lab/scenarios.js';
 
 const LIMIT = 16384;
 /** largest frame of the flood: 1400 B of UDP payload + UDP/IP/Ethernet headers */
@@ -28,38 +29,7 @@ await lab.dom0Ok('/lab/uplink.sh qdisc tbf 4mbit 200');
 const if2 = await ifindexOf(lab, g2.domid);
 const if3 = await ifindexOf(lab, g3.domid);
 
-interface Sample { samples: number; maxPendingBytes: number; maxPendingPackets: number; nonZero: number; medianNonZeroBytes: number }
-interface Phase { rtt: number[]; sent: number; samples: Record<string, Sample>; before: Record<string, number>; after: Record<string, number> }
-
-/** domu2+domu3 flood for 14 s while vif-get is sampled on both and domu1 pings the sink. */
-async function noisyPhase(): Promise<Phase> {
-  const r = await lab.dom0(`rm -f /tmp/sample.ready
-${ethtoolVq(g2.domid)} | sed 's/^/before /'
-node /vifq/test/e2e/drivers/vifq-nl.mjs sample ${if2},${if3} 13 /tmp/sample.ready > /tmp/sample.json &
-sp=$!
-for i in $(seq 600); do [ -e /tmp/sample.ready ] && break; sleep 0.1; done
-/lab/gexec ${g2.ip} 'udpblast 198.18.0.100 9 14 1400' > /tmp/flood2.out 2>&1 & f2=$!
-/lab/gexec ${g3.ip} 'udpblast 198.18.0.100 9 14 1400' > /tmp/flood3.out 2>&1 & f3=$!
-sleep 3
-/lab/gexec ${g1.ip} 'ping -i 0.1 -c 80 -W 3 198.18.0.100' > /tmp/ping.out 2>&1
-wait $sp $f2 $f3
-${ethtoolVq(g2.domid)} | sed 's/^/after /'
-echo "samples $(cat /tmp/sample.json)"
-echo "sent $(cat /tmp/flood2.out /tmp/flood3.out | awk '/^sent/{s+=$2} END {print s+0}')"
-cat /tmp/ping.out`, { timeoutMs: 150_000 });
-  if (r.code !== 0) throw new Error(`noisy phase failed (${r.code}): ${r.stderr}`);
-  return {
-    rtt: pingTimes(r.stdout),
-    sent: Number(/^sent (\d+)/m.exec(r.stdout)?.[1] ?? 0),
-    samples: tagged<Record<string, Sample>>(r.stdout, 'samples'),
-    before: counters(r.stdout, 'before'),
-    after: counters(r.stdout, 'after'),
-  };
-}
-
-function counters(stdout: string, tag: string): Record<string, number> {
-  return parseEthtool(stdout.split('\n').filter((l) => l.startsWith(`${tag} `)).map((l) => l.slice(tag.length + 1)).join('\n'));
-}
+const noisyPhase = (): Promise<FloodPhase> => floodPhase(lab, { victim: g1, floods: [g2, g3], sample: [if2, if3] });
 
 const fmt = (rtt: number[]): string => `p50 ${percentile(rtt, 50).toFixed(1)} ms, p99 ${percentile(rtt, 99).toFixed(1)} ms (${rtt.length} replies)`;
 
@@ -68,8 +38,8 @@ t.test('limit-bytes bounds pending bytes and cuts the victim\'s RTT', async (t) 
   t.comment(`idle RTT domu1 → sink: ${fmt(idle)}`);
 
   const open = await noisyPhase();
-  const o2 = open.samples[String(if2)] as Sample;
-  const o3 = open.samples[String(if3)] as Sample;
+  const o2 = open.samples[String(if2)] as PendingSamples;
+  const o3 = open.samples[String(if3)] as PendingSamples;
   t.comment(`unlimited: RTT ${fmt(open.rtt)}; vif${g2.domid}.0 pending max ${o2.maxPendingBytes} B (median ${o2.medianNonZeroBytes}, ${o2.nonZero}/${o2.samples} samples > 0), vif${g3.domid}.0 max ${o3.maxPendingBytes} B`);
   t.ok(open.rtt.length >= 40, `unlimited: the victim got ${open.rtt.length} ping replies`);
   t.ok(o2.maxPendingBytes > LIMIT, `unlimited: the flood keeps more than ${LIMIT} B pending (${o2.maxPendingBytes})`);
@@ -79,8 +49,8 @@ t.test('limit-bytes bounds pending bytes and cuts the victim\'s RTT', async (t) 
   t.equal((set[2] as { 'limit-bytes': number })['limit-bytes'], LIMIT, 'vif-get shows the limit');
 
   const lim = await noisyPhase();
-  const l2 = lim.samples[String(if2)] as Sample;
-  const l3 = lim.samples[String(if3)] as Sample;
+  const l2 = lim.samples[String(if2)] as PendingSamples;
+  const l3 = lim.samples[String(if3)] as PendingSamples;
   t.comment(`limit ${LIMIT}: RTT ${fmt(lim.rtt)}; vif${g2.domid}.0 pending max ${l2.maxPendingBytes} B (median ${l2.medianNonZeroBytes}, ${l2.nonZero}/${l2.samples} samples > 0), vif${g3.domid}.0 max ${l3.maxPendingBytes} B (${l3.nonZero}/${l3.samples} > 0)`);
   const throttles = (lim.after.tx_throttle_events ?? 0) - (lim.before.tx_throttle_events ?? 0);
   t.comment(`limit ${LIMIT}: vif${g2.domid}.0 throttle events +${throttles}, throttled ${(((lim.after.tx_throttled_ns ?? 0) - (lim.before.tx_throttled_ns ?? 0)) / 1e9).toFixed(1)} s, handed +${(lim.after.tx_handed_packets ?? 0) - (lim.before.tx_handed_packets ?? 0)} packets (unlimited: +${(open.after.tx_handed_packets ?? 0) - (open.before.tx_handed_packets ?? 0)})`);

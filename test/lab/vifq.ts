@@ -16,11 +16,14 @@ export const DRIVER = 'node /vifq/test/e2e/drivers/vifq-nl.mjs';
 /** The largest frame netback hands over: a 64 KiB GSO payload plus headers. */
 export const MAX_PACKET = 65536 + 128;
 
-/** Builds the whole series into build/netback/vifq-<name>.ko (own tree dir per test file). */
-export function buildVifqModule(name: string): string {
+/**
+ * Builds the whole series of a kernel (kernel-patch/<series>) into
+ * build/netback/vifq-<name>.ko (own tree dir per test file).
+ */
+export function buildVifqModule(name: string, series = '6.1'): string {
   const out = join(REPO, 'build', 'netback', `vifq-${name}.ko`);
   execFileSync(join(REPO, 'kernel-patch', 'build-module.sh'),
-    ['--out', out, '--dir', join(REPO, 'build', 'netback', `vifq-tree-${name}`)], { stdio: ['ignore', 'ignore', 'inherit'] });
+    ['--series', series, '--out', out, '--dir', join(REPO, 'build', 'netback', `vifq-tree-${name}`)], { stdio: ['ignore', 'ignore', 'inherit'] });
   return out;
 }
 

@@ -1,0 +1,137 @@
+/**
+ * Traffic scenarios of the patched-netback lab tests, shared by the test files of
+ * both kernel series: mixed bulk traffic followed by each guest's netfront
+ * counters, a flood phase with pending sampled and a victim pinging, and the
+ * kernel's own ynl CLI. They return data; the test files make the assertions.
+ */
+import type { Guest, Lab } from './lab.js';
+import { ethtoolVq, parseEthtool, pingTimes, shq, tagged } from './vifq.js';
+
+export interface NetfrontTx {
+  packets: number;
+  bytes: number;
+}
+
+export interface BulkResult {
+  code: number;
+  stderr: string;
+  /** per domid: netfront's tx counters once the guest's vif was quiet (missing: never stored) */
+  netfront: Map<number, NetfrontTx>;
+}
+
+/**
+ * Every guest at once: TCP (GSO) to the sink through the uplink queue, UDP 1400 B,
+ * 40-byte UDP, TCP to dom0's own listener; a packet tap on the bridge meanwhile.
+ * Then a background job in each guest waits until its vif is quiet (tx_packets
+ * unchanged for 4 s, past the gexec reply, and no TCP connection to :6000 left but
+ * TIME_WAIT: a killed nc's socket still drains and retransmits through the full
+ * uplink queue) and stores netfront's tx counters in its xenstore data/vifq-tx
+ * (xenbus, not the vif). IPv6 off first: the guest kernel's router solicitations
+ * (70-byte frames, sent with exponential backoff for as long as no router
+ * answers) would land between the guest's snapshot and dom0's dump.
+ */
+export async function bulkTrafficThenQuiet(lab: Lab, guests: Guest[] = lab.guests): Promise<BulkResult> {
+  const traffic = `for f in /proc/sys/net/ipv6/conf/*/disable_ipv6; do echo 1 > $f; done 2>/dev/null
+timeout 6 nc 198.18.0.100 6000 </dev/zero 2>/dev/null
+udpblast 198.18.0.100 9 2 1400 1500 >/dev/null
+udpblast 198.18.0.100 9 2 40 3000 >/dev/null
+timeout 4 nc 198.18.0.1 6000 </dev/zero 2>/dev/null
+(s=/sys/class/net/eth0/statistics; last=x; quiet=0; n=0
+ while [ $quiet -lt 4 ] && [ $n -lt 40 ]; do
+   sleep 1; n=$((n + 1)); now=$(cat $s/tx_packets)
+   if [ "$now" = "$last" ] && ! awk 'NR>1 && $3 ~ /:1770$/ && $4 != "06" {f=1} END {exit !f}' /proc/net/tcp; then quiet=$((quiet + 1)); else quiet=0; fi
+   last=$now
+ done
+ xenstore-write data/vifq-tx "$(cat $s/tx_packets) $(cat $s/tx_bytes)") </dev/null >/dev/null 2>&1 &
+echo started`;
+  const domids = guests.map((g) => g.domid).join(' ');
+  const script = guests.map((g) => `xenstore-rm /local/domain/${g.domid}/data/vifq-tx 2>/dev/null
+/lab/gexec ${g.ip} ${shq(traffic)} > /tmp/cnt-${g.n}.out 2>&1 & pids="$pids $!"`).join('\n');
+  const r = await lab.dom0(`timeout 40 tcpdump -i xenbr0 -w /dev/null 2>/tmp/tcpdump.err & tp=$!
+pids=""
+${script}
+wait $pids
+for d in ${domids}; do
+  for i in $(seq 500); do xenstore-read /local/domain/$d/data/vifq-tx >/dev/null 2>&1 && break; sleep 0.1; done
+done
+sleep 1
+kill $tp 2>/dev/null
+for d in ${domids}; do echo "tx $d $(xenstore-read /local/domain/$d/data/vifq-tx)"; done
+cat /tmp/cnt-*.out`, { timeoutMs: 150_000 });
+  const netfront = new Map<number, NetfrontTx>();
+  for (const m of r.stdout.matchAll(/^tx (\d+) (\d+) (\d+)$/gm)) {
+    netfront.set(Number(m[1]), { packets: Number(m[2]), bytes: Number(m[3]) });
+  }
+  return { code: r.code, stderr: r.stderr, netfront };
+}
+
+/** Pending statistics of one vif over a sampling run (test/e2e/drivers/vifq-nl.mjs sample). */
+export interface PendingSamples {
+  samples: number;
+  maxPendingBytes: number;
+  maxPendingPackets: number;
+  nonZero: number;
+  medianNonZeroBytes: number;
+}
+
+export interface FloodPhase {
+  /** the victim's ping round-trip times, ms */
+  rtt: number[];
+  /** datagrams the floods sent */
+  sent: number;
+  /** by ifindex (as a string) */
+  samples: Record<string, PendingSamples>;
+  /** ethtool counters of the first flooding guest's vif before and after */
+  before: Record<string, number>;
+  after: Record<string, number>;
+}
+
+export interface FloodPhaseOptions {
+  victim: Guest;
+  floods: Guest[];
+  /** ifindexes whose pending bytes/packets are sampled over genl during the phase */
+  sample: number[];
+}
+
+function taggedCounters(stdout: string, tag: string): Record<string, number> {
+  return parseEthtool(stdout.split('\n').filter((l) => l.startsWith(`${tag} `)).map((l) => l.slice(tag.length + 1)).join('\n'));
+}
+
+/** The floods send 1400-byte UDP to the sink for 14 s while pending is sampled and the victim pings it 80 times. */
+export async function floodPhase(lab: Lab, o: FloodPhaseOptions): Promise<FloodPhase> {
+  const first = o.floods[0];
+  if (!first) throw new Error('floodPhase: no flooding guest');
+  const floods = o.floods.map((g) => `/lab/gexec ${g.ip} 'udpblast 198.18.0.100 9 14 1400' > /tmp/flood${g.n}.out 2>&1 & fp="$fp $!"`).join('\n');
+  const r = await lab.dom0(`rm -f /tmp/sample.ready
+${ethtoolVq(first.domid)} | sed 's/^/before /'
+node /vifq/test/e2e/drivers/vifq-nl.mjs sample ${o.sample.join(',')} 13 /tmp/sample.ready > /tmp/sample.json &
+sp=$!
+for i in $(seq 600); do [ -e /tmp/sample.ready ] && break; sleep 0.1; done
+fp=""
+${floods}
+sleep 3
+/lab/gexec ${o.victim.ip} 'ping -i 0.1 -c 80 -W 3 198.18.0.100' > /tmp/ping.out 2>&1
+wait $sp $fp
+${ethtoolVq(first.domid)} | sed 's/^/after /'
+echo "samples $(cat /tmp/sample.json)"
+echo "sent $(cat ${o.floods.map((g) => `/tmp/flood${g.n}.out`).join(' ')} | awk '/^sent/{s+=$2} END {print s+0}')"
+cat /tmp/ping.out`, { timeoutMs: 150_000 });
+  if (r.code !== 0) throw new Error(`flood phase failed (${r.code}): ${r.stderr}`);
+  return {
+    rtt: pingTimes(r.stdout),
+    sent: Number(/^sent (\d+)/m.exec(r.stdout)?.[1] ?? 0),
+    samples: tagged<Record<string, PendingSamples>>(r.stdout, 'samples'),
+    before: taggedCounters(r.stdout, 'before'),
+    after: taggedCounters(r.stdout, 'after'),
+  };
+}
+
+/**
+ * `tools/net/ynl/cli.py --dump vif-get` of the pinned 6.12 linux-source (ynl-gen.sh
+ * unpacks it into build/ynl), run in dom0 with the host's python over 9p.
+ */
+export async function ynlCliDumpVifs(lab: Lab): Promise<{ code: number; stdout: string; stderr: string }> {
+  return lab.dom0(`env LD_LIBRARY_PATH=/mnt/hostusr/lib/x86_64-linux-gnu PYTHONHOME=/mnt/hostusr \
+    /mnt/hostusr/bin/python3.11 /vifq/build/ynl/linux-source-6.12/tools/net/ynl/cli.py --no-schema \
+    --spec /vifq/kernel-patch/vifq.yaml --dump vif-get`, { timeoutMs: 120_000 });
+}
