@@ -67,16 +67,16 @@ soak: deps build lab-images
 # the noisy-neighbour scenario twice: stock netback, then the vifq netback with the
 # neighbours' pending bytes limited (set directly over generic netlink)
 demo: deps build lab-images
-	kernel-patch/build-module.sh --out build/netback/vifq-6.1.ko --dir build/netback/demo-tree
+	kernel-patch/build-module.sh --series $(LAB_KERNEL) --out build/netback/vifq-$(LAB_KERNEL).ko --dir build/netback/demo-tree
 	node --import tsx bench/noisy-neighbour.ts --boots 1 --demo --label stock
 	node --import tsx bench/noisy-neighbour.ts --boots 1 --demo --label vifq-limited \
-		--netback build/netback/vifq-6.1.ko --limit-bytes 16384
+		--netback build/netback/vifq-$(LAB_KERNEL).ko --limit-bytes 16384
 
 bench: deps build lab-images
-	kernel-patch/build-module.sh --out build/netback/vifq-6.1.ko --dir build/netback/bench-nn-tree
+	kernel-patch/build-module.sh --series $(LAB_KERNEL) --out build/netback/vifq-$(LAB_KERNEL).ko --dir build/netback/bench-nn-tree
 	node --import tsx bench/noisy-neighbour.ts --boots 3 --label stock
 	node --import tsx bench/noisy-neighbour.ts --boots 3 --label vifq-limited \
-		--netback build/netback/vifq-6.1.ko --limit-bytes 16384
+		--netback build/netback/vifq-$(LAB_KERNEL).ko --limit-bytes 16384
 	node --import tsx bench/netback-overhead.ts --rounds 3 --secs 8
 	node --import tsx bench/xenstore-lab.ts --reads 2000 --runs 3
 	node --import tsx bench/xenstore-host.ts

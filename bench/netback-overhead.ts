@@ -33,7 +33,9 @@ const LIMIT_PACKETS = 256;
 
 interface Sample { variant: Variant; round: number; udpPps: number; udpMbit: number; tcpMbit: number; tcpPps: number }
 
-execFileSync(join(REPO, 'kernel-patch/build-module.sh'), ['--out', PATCHED, '--dir', join(REPO, 'build/netback/bench-tree')], { stdio: 'inherit' });
+// the series of the lab kernel the run boots (Lab.boot's default: $LAB_KERNEL or 6.1)
+const SERIES = process.env.LAB_KERNEL ?? '6.1';
+execFileSync(join(REPO, 'kernel-patch/build-module.sh'), ['--series', SERIES, '--out', PATCHED, '--dir', join(REPO, 'build/netback/bench-tree')], { stdio: 'inherit' });
 
 async function loadModule(lab: Lab, variant: Variant): Promise<number> {
   // no guest may hold a vif while netback is swapped
