@@ -125,15 +125,48 @@ function transportError(e: unknown, what: string): NetlinkTransportError {
   return new NetlinkTransportError(`${what}: ${code} (${msg})`, undefined, e);
 }
 
-export class NativeTransport implements NetlinkTransport {
+/** What both transports' sockets offer for membership and lifetime. */
+interface MembershipSocket {
+  addMembership(group: number): void;
+  dropMembership(group: number): void;
+  close(): void;
+  ref(): void;
+  unref(): void;
+}
+
+/** Membership, close and ref/unref, the same over either socket. */
+abstract class SocketTransport<S extends MembershipSocket> {
+  protected abstract readonly sock: S;
+  protected handlers: TransportHandlers | undefined;
+  protected open = true;
+
+  addMembership(group: number): void {
+    try { this.sock.addMembership(group); } catch (e) { throw transportError(e, `cannot join netlink multicast group ${group}`); }
+  }
+
+  dropMembership(group: number): void {
+    try { this.sock.dropMembership(group); } catch (e) { throw transportError(e, `cannot leave netlink multicast group ${group}`); }
+  }
+
+  close(): void {
+    if (!this.open) return;
+    this.open = false;
+    this.sock.close();
+    this.handlers?.closed();
+  }
+
+  unref(): void { this.sock.unref(); }
+  ref(): void { this.sock.ref(); }
+}
+
+export class NativeTransport extends SocketTransport<NativeSocket> implements NetlinkTransport {
   readonly kind = 'native';
   readonly capabilities: TransportCapabilities;
-  private readonly sock: NativeSocket;
-  private handlers: TransportHandlers | undefined;
-  private open = true;
+  protected readonly sock: NativeSocket;
   private readonly early: Array<[Buffer, number]> = [];
 
   constructor(Ctor: NativeSocketCtor, protocol: number, opts: OpenTransportOptions) {
+    super();
     try {
       this.sock = new Ctor(
         protocol,
@@ -178,27 +211,10 @@ export class NativeTransport implements NetlinkTransport {
     }
   }
 
-  addMembership(group: number): void {
-    try { this.sock.addMembership(group); } catch (e) { throw transportError(e, `cannot join netlink multicast group ${group}`); }
-  }
-
-  dropMembership(group: number): void {
-    try { this.sock.dropMembership(group); } catch (e) { throw transportError(e, `cannot leave netlink multicast group ${group}`); }
-  }
-
   portId(): number {
     return this.sock.portId();
   }
 
-  close(): void {
-    if (!this.open) return;
-    this.open = false;
-    this.sock.close();
-    this.handlers?.closed();
-  }
-
-  unref(): void { this.sock.unref(); }
-  ref(): void { this.sock.ref(); }
 }
 
 interface NpmRawSocket {
@@ -215,14 +231,13 @@ interface NpmRawSocket {
 }
 
 /** Fallback over npm `netlink`: works everywhere its prebuilt binary loads, without extack. */
-export class NpmNetlinkTransport implements NetlinkTransport {
+export class NpmNetlinkTransport extends SocketTransport<NpmRawSocket> implements NetlinkTransport {
   readonly kind = 'npm-netlink';
   readonly capabilities: TransportCapabilities = { extAck: false, strictCheck: false };
-  private readonly sock: NpmRawSocket;
-  private handlers: TransportHandlers | undefined;
-  private open = true;
+  protected readonly sock: NpmRawSocket;
 
   constructor(protocol: number, opts: OpenTransportOptions) {
+    super();
     if (opts.netns) {
       throw new NetlinkTransportError('npm `netlink` cannot open a socket in another network namespace',
         'build the vifq_nlsock addon (npm run build:native)');
@@ -250,27 +265,10 @@ export class NpmNetlinkTransport implements NetlinkTransport {
     });
   }
 
-  addMembership(group: number): void {
-    try { this.sock.addMembership(group); } catch (e) { throw transportError(e, `cannot join netlink multicast group ${group}`); }
-  }
-
-  dropMembership(group: number): void {
-    try { this.sock.dropMembership(group); } catch (e) { throw transportError(e, `cannot leave netlink multicast group ${group}`); }
-  }
-
   portId(): number {
     return this.sock.address().port;
   }
 
-  close(): void {
-    if (!this.open) return;
-    this.open = false;
-    this.sock.close();
-    this.handlers?.closed();
-  }
-
-  unref(): void { this.sock.unref(); }
-  ref(): void { this.sock.ref(); }
 }
 
 /** Open a real netlink socket for `protocol` (NETLINK_GENERIC, NETLINK_ROUTE...). */
