@@ -22,7 +22,7 @@ while [ $# -gt 0 ]; do
     case $1 in
         --series) SERIES=$2; shift;;
         --quick) QUICK=1;;
-        -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0;;
+        -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0;;
         *) echo "check.sh: unknown option $1" >&2; exit 2;;
     esac
     shift
