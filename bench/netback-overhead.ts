@@ -43,8 +43,7 @@ async function loadModule(lab: Lab, variant: Variant): Promise<number> {
     for i in $(seq 100); do ls /sys/class/net | grep -q '^vif' || break; sleep 0.1; done
     rmmod xen_netback
     if [ ${variant} = stock ]; then modprobe xen-netback; else insmod /vifq/build/netback/vifq-bench.ko; fi`, { timeoutMs: 120_000 });
-  const out = await lab.dom0Ok('/lab/guests.sh create 1', { timeoutMs: 300_000 });
-  const domid = Number(out.trim().split(/\s+/)[1]);
+  const { domid } = await lab.createGuest(1);
   if (variant === 'vifq-limited') {
     await lab.dom0Ok(`${DRIVER} set '{"domid":${domid},"handle":0,"limit-bytes":${LIMIT_BYTES},"limit-packets":${LIMIT_PACKETS}}'`);
   }

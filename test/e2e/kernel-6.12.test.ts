@@ -10,7 +10,7 @@
 import t from 'tap';
 import { Lab } from '../lab/lab.js';
 import { md5Traffic } from '../lab/traffic.js';
-import { bulkTrafficThenQuiet, floodPhase, ynlCliDumpVifs, type PendingSamples } from '../lab/scenarios.js';
+import { bulkTrafficThenQuiet, destroyWhileFlooding, floodPhase, unloadNetback, ynlCliDumpVifs, type PendingSamples } from '../lab/scenarios.js';
 import { buildVifqModule, dmesgProblems, dumpVifs, ifindexOf, isError, nlBatch, percentile, type NlError, type VifInfo } from '../lab/vifq.js';
 
 const LIMIT = 16384;
@@ -104,28 +104,22 @@ t.test(`xl destroy of a flooding guest, ${DESTROY_ROUNDS} times, then a clean un
   await lab.dom0Ok('/lab/uplink.sh qdisc tbf 1mbit 200 >/dev/null');
   const inFlight: number[] = [];
   for (let i = 1; i <= DESTROY_ROUNDS; i++) {
-    let domid = g3.domid;
     if (i > 1) {
-      const c = await lab.dom0('/lab/guests.sh create 3', { timeoutMs: 300_000 });
-      if (c.code !== 0) { t.fail(`round ${i}: guests.sh create 3 failed: ${c.stderr.trim()}`); break; }
-      domid = Number(c.stdout.trim().split(/\s+/)[1]);
+      try { await lab.createGuest(3); } catch (e) { t.fail(`round ${i}: ${(e as Error).message}`); break; }
     }
-    const r = await lab.dom0(`/lab/gexec ${g3.ip} 'udpblast 198.18.0.100 9 120 1400 </dev/null >/dev/null 2>&1 &'
-for i in $(seq 100); do p=$(ethtool -S vif${domid}.0 | awk '/tx_inflight_packets/{print $2}'); [ "\${p:-0}" -gt 0 ] && break; sleep 0.1; done
-echo "pending $(ethtool -S vif${domid}.0 | awk '/tx_inflight_packets/{print $2}')"
-/lab/guests.sh destroy 3
-ls /sys/class/net | grep -c "^vif${domid}\\." || true`, { timeoutMs: 120_000 });
+    const domid = lab.guestInfo(3).domid;
+    const r = await destroyWhileFlooding(lab, 3);
     if (r.code !== 0) { t.fail(`round ${i}: destroy failed (${r.code}): ${r.stderr.trim()}`); break; }
-    inFlight.push(Number(/^pending (\d+)$/m.exec(r.stdout)?.[1] ?? -1));
-    t.match(r.stdout, /^0$/m, `round ${i}: no vif${domid}.* netdev left`);
+    inFlight.push(r.pending);
+    t.ok(r.netdevsLeft === 0 && !r.backendLeft, `round ${i}: no vif${domid}.* netdev or backend left`);
   }
   t.comment(`6.12: packets in flight at xl destroy: ${inFlight.join(' ')}`);
   t.ok(inFlight.length === DESTROY_ROUNDS && inFlight.filter((p) => p > 0).length >= DESTROY_ROUNDS - 1, `packets were in flight at (nearly) every destroy: ${inFlight.join(' ')}`);
   const d = await lab.dom0('/lab/guests.sh destroy 1 && /lab/guests.sh destroy 2', { timeoutMs: 120_000 });
   t.equal(d.code, 0, `the other guests destroyed: ${d.stderr.trim()}`);
   t.same(await dumpVifs(lab), [], 'vif-get dump is empty');
-  const rm = await lab.dom0('rmmod xen_netback; echo "rc $?"; lsmod | grep -c "^xen_netback" || true', { timeoutMs: 60_000 });
-  t.match(rm.stdout, /^rc 0$/m, `rmmod xen_netback exits 0: ${rm.stderr.trim()}`);
-  t.match(rm.stdout, /^0$/m, 'xen_netback is no longer loaded');
+  const rm = await unloadNetback(lab);
+  t.equal(rm.rc, 0, `rmmod xen_netback exits 0: ${rm.stderr}`);
+  t.notOk(rm.stillLoaded, 'xen_netback is no longer loaded');
   t.equal(await dmesgProblems(lab), '', 'no oops/WARN/BUG in dmesg after the unload');
 });

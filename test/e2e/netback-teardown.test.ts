@@ -13,6 +13,7 @@
 import t from 'tap';
 import { Lab } from '../lab/lab.js';
 import { buildVifqModule, dmesgProblems, dumpVifs } from '../lab/vifq.js';
+import { destroyWhileFlooding, unloadNetback } from '../lab/scenarios.js';
 
 const REPEAT = Number(process.env.VIFQ_SOAK_REPEAT ?? 10);
 const RECREATE_EVERY = 25;
@@ -27,20 +28,13 @@ t.test(`xl destroy of a flooding guest, ${REPEAT} times`, async (t) => {
   const inFlight: number[] = [];
   let stale = 0;
   for (let i = 1; i <= REPEAT; i++) {
-    let domid = lab.guestInfo(1).domid;
     if (i > 1) {
-      const c = await lab.dom0('/lab/guests.sh create 1', { timeoutMs: 300_000 });
-      if (c.code !== 0) { t.fail(`round ${i}: guests.sh create 1 failed: ${c.stderr.trim()}`); break; }
-      domid = Number(c.stdout.trim().split(/\s+/)[1]);
+      try { await lab.createGuest(1); } catch (e) { t.fail(`round ${i}: ${(e as Error).message}`); break; }
     }
-    const r = await lab.dom0(`/lab/gexec 198.18.0.2 'udpblast 198.18.0.100 9 120 1400 </dev/null >/dev/null 2>&1 &'
-for i in $(seq 100); do p=$(ethtool -S vif${domid}.0 | awk '/tx_inflight_packets/{print $2}'); [ "\${p:-0}" -gt 0 ] && break; sleep 0.1; done
-echo "pending $(ethtool -S vif${domid}.0 | awk '/tx_inflight_packets/{print $2}')"
-/lab/guests.sh destroy 1`, { timeoutMs: 120_000 });
+    const r = await destroyWhileFlooding(lab, 1);
     if (r.code !== 0) { t.fail(`round ${i}: destroy failed (${r.code}): ${r.stderr.trim()}`); break; }
-    inFlight.push(pendingOf('pending', r.stdout));
-    const vifs = await lab.dom0Ok(`ls /sys/class/net | grep -c "^vif${domid}\\." || true; xenstore-exists /local/domain/0/backend/vif/${domid} && echo backend-left || true`);
-    if (vifs.trim() !== '0') stale++;
+    inFlight.push(r.pending);
+    if (r.netdevsLeft !== 0 || r.backendLeft) stale++;
   }
   t.comment(`packets in flight at xl destroy: ${inFlight.join(' ')}`);
   t.equal(inFlight.length, REPEAT, `${REPEAT} destroys done`);
@@ -52,8 +46,7 @@ echo "pending $(ethtool -S vif${domid}.0 | awk '/tx_inflight_packets/{print $2}'
 });
 
 t.test(`xl network-detach of a flooding guest's vif and re-attach, ${REPEAT} times`, async (t) => {
-  const g = lab.guestInfo(2);
-  let domid = g.domid;
+  const g = lab.guestInfo(2); // ip and name; the domid changes when domu2 is re-created
   const mac = '00:16:3e:00:00:03';
   // in the guest: flood whenever eth0 has its address, re-address eth0 when a new vif appears
   const loop = `end=$(($(date +%s) + ${60 + RECREATE_EVERY * 30}))
@@ -71,11 +64,12 @@ done`;
   let lastVif = '';
   for (let i = 1; i <= REPEAT; i++) {
     if (i > 1 && (i - 1) % RECREATE_EVERY === 0) {
-      const c = await lab.dom0('/lab/guests.sh destroy 2 && /lab/guests.sh create 2', { timeoutMs: 300_000 });
-      if (c.code !== 0 || !(await startFlood())) { t.fail(`round ${i}: a fresh domu2 could not be started: ${c.stderr.trim()}`); break; }
-      domid = Number((c.stdout.trim().split('\n').pop() ?? '').split(/\s+/)[1]); // "domu2 <domid> <ip>"
+      const d = await lab.dom0('/lab/guests.sh destroy 2', { timeoutMs: 120_000 });
+      if (d.code !== 0) { t.fail(`round ${i}: destroying domu2 failed: ${d.stderr.trim()}`); break; }
+      try { await lab.createGuest(2); } catch (e) { t.fail(`round ${i}: ${(e as Error).message}`); break; }
+      if (!(await startFlood())) { t.fail(`round ${i}: no flood loop in the fresh domu2`); break; }
     }
-    const r = await lab.dom0(`d=${domid}
+    const r = await lab.dom0(`d=${lab.guestInfo(2).domid}
 devid=$(xl network-list domu2 | awk 'NR==2{print $1}')
 [ -n "$devid" ] || { echo "no vif of domu2" >&2; exit 1; }
 for k in $(seq 300); do p=$(ethtool -S vif$d.$devid 2>/dev/null | awk '/tx_inflight_packets/{print $2}'); [ "\${p:-0}" -gt 0 ] && break; sleep 0.1; done
@@ -98,7 +92,7 @@ echo "new vif$d.$n $(cat /sys/class/net/vif$d.$n/ifindex)"`, { timeoutMs: 120_00
   }
   // one dump at the end (node starts slowly in dom0): netback's vif list would still
   // hold any detached vif whose teardown leaked
-  const vifs = (await dumpVifs(lab)).filter((v) => v.domid === domid);
+  const vifs = (await dumpVifs(lab)).filter((v) => v.domid === lab.guestInfo(2).domid);
   const stale = vifs.filter((v) => detached.includes(v.ifindex));
   if (stale.length > 0) staleRounds.push(`dump still lists detached vifs ${JSON.stringify(stale.map((v) => [v.ifname, v.ifindex]))}`);
   t.same(vifs.map((v) => v.ifname), [lastVif], `vif-get dump lists only the re-attached ${lastVif} for domu2`);
@@ -115,8 +109,8 @@ t.test('with every guest gone, no vif is left and the module unloads', async (t)
   const r = await lab.dom0('/lab/guests.sh destroy 2', { timeoutMs: 120_000 });
   t.equal(r.code, 0, `domu2 destroyed: ${r.stderr.trim()}`);
   t.same(await dumpVifs(lab), [], 'vif-get dump is empty');
-  const rm = await lab.dom0('rmmod xen_netback; echo "rc $?"; lsmod | grep -c "^xen_netback" || true', { timeoutMs: 60_000 });
-  t.match(rm.stdout, /^rc 0$/m, `rmmod xen_netback exits 0: ${rm.stderr.trim()}`);
-  t.match(rm.stdout, /^0$/m, 'xen_netback is no longer loaded');
+  const rm = await unloadNetback(lab);
+  t.equal(rm.rc, 0, `rmmod xen_netback exits 0: ${rm.stderr}`);
+  t.notOk(rm.stillLoaded, 'xen_netback is no longer loaded');
   t.equal(await dmesgProblems(lab), '', 'no oops/WARN/BUG in dmesg after the unload');
 });

@@ -168,6 +168,21 @@ export class Lab {
     return this.dom0(`/lab/gexec ${g.ip} <<'__VIFQ_GUEST_EOF__'\n${script}\n__VIFQ_GUEST_EOF__`, { timeoutMs });
   }
 
+  /**
+   * Creates guest n again after it was destroyed (same name and address, a new
+   * domid) and updates `guests`, so guestInfo(n) has the new domid.
+   */
+  async createGuest(n: number): Promise<Guest> {
+    const r = await this.dom0(`/lab/guests.sh create ${n}`, { timeoutMs: 300_000 });
+    if (r.code !== 0) throw new LabError(`creating guest ${n}`, `guests.sh exited ${r.code}: ${r.stderr.trim()}`, this.logPath);
+    const g = parseGuests(r.stdout).find((x) => x.n === n);
+    if (!g) throw new LabError(`creating guest ${n}`, `guests.sh did not report domu${n}: ${r.stdout.trim()}`, this.logPath);
+    const i = this.guests.findIndex((x) => x.n === n);
+    if (i >= 0) this.guests[i] = g;
+    else this.guests.push(g);
+    return g;
+  }
+
   guestInfo(n: number): Guest {
     const g = this.guests.find((x) => x.n === n);
     if (!g) throw new VifqError(`lab: no guest ${n} (have ${this.guests.map((x) => x.n).join(',') || 'none'})`);

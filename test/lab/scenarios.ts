@@ -135,3 +135,46 @@ export async function ynlCliDumpVifs(lab: Lab): Promise<{ code: number; stdout: 
     /mnt/hostusr/bin/python3.11 /vifq/build/ynl/linux-source-6.12/tools/net/ynl/cli.py --no-schema \
     --spec /vifq/kernel-patch/vifq.yaml --dump vif-get`, { timeoutMs: 120_000 });
 }
+
+export interface FloodDestroy {
+  code: number;
+  stderr: string;
+  /** the vif's tx_inflight_packets just before xl destroy (-1: not read) */
+  pending: number;
+  /** vif<domid>.* netdevs left after the destroy */
+  netdevsLeft: number;
+  /** backend/vif/<domid> still in xenstore after the destroy */
+  backendLeft: boolean;
+}
+
+/**
+ * Guest n floods the sink with 1400-byte datagrams; once its vif has packets in
+ * flight (at most 10 s), `guests.sh destroy n` (xl destroy, then wait for the
+ * backend and the netdev to go). Reports what was pending and what was left.
+ */
+export async function destroyWhileFlooding(lab: Lab, n: number): Promise<FloodDestroy> {
+  const g = lab.guestInfo(n);
+  const r = await lab.dom0(`/lab/gexec ${g.ip} 'udpblast 198.18.0.100 9 120 1400 </dev/null >/dev/null 2>&1 &'
+for i in $(seq 100); do p=$(ethtool -S vif${g.domid}.0 | awk '/tx_inflight_packets/{print $2}'); [ "\${p:-0}" -gt 0 ] && break; sleep 0.1; done
+echo "pending $(ethtool -S vif${g.domid}.0 | awk '/tx_inflight_packets/{print $2}')"
+/lab/guests.sh destroy ${n} || exit
+echo "netdevs $(ls /sys/class/net | grep -c "^vif${g.domid}\\." || true)"
+xenstore-exists /local/domain/0/backend/vif/${g.domid} && echo backend-left || true`, { timeoutMs: 120_000 });
+  return {
+    code: r.code,
+    stderr: r.stderr,
+    pending: Number(/^pending (\d+)$/m.exec(r.stdout)?.[1] ?? -1),
+    netdevsLeft: Number(/^netdevs (\d+)$/m.exec(r.stdout)?.[1] ?? -1),
+    backendLeft: /^backend-left$/m.test(r.stdout),
+  };
+}
+
+/** `rmmod xen_netback`: its exit status and whether the module is still loaded afterwards. */
+export async function unloadNetback(lab: Lab): Promise<{ rc: number; stillLoaded: boolean; stderr: string }> {
+  const r = await lab.dom0('rmmod xen_netback; echo "rc $?"; echo "loaded $(lsmod | grep -c "^xen_netback" || true)"', { timeoutMs: 60_000 });
+  return {
+    rc: Number(/^rc (\d+)$/m.exec(r.stdout)?.[1] ?? -1),
+    stillLoaded: !/^loaded 0$/m.test(r.stdout),
+    stderr: r.stderr.trim(),
+  };
+}
