@@ -18,6 +18,7 @@ help:
 	@echo "make test-host   the fast inner loop: unit + host tests, no lab"
 	@echo "make bench       benchmarks -> bench/results/, docs/BENCHMARKS.md"
 	@echo "make test-kernel  the patch series checks: checkpatch --strict, bisect builds, W=1, ynl-gen, dkms"
+	@echo "make check-pins  which kernel pins (kernels.conf) the archive no longer has, and what would be taken"
 	@echo "make soak        100 destroys/detaches of guests with packets in flight (long)"
 	@echo "make deps build lab-images lab-shell clean"
 
@@ -60,6 +61,18 @@ test-lab: deps build lab-images
 test-kernel: deps
 	scripts/run-tests.sh kernel
 
+# not in CI: which pins of dom0-scripts/lab/kernels.conf are stale, and what would be taken
+check-pins:
+	@[ "$$(id -u)" != 0 ] || apt-get update -q >/dev/null 2>&1 || echo "[check-pins] apt-get update failed: using apt's lists as they are"
+	@rc=0; for s in 6.1 6.12; do \
+		echo "== $$s"; \
+		out=$$($(LAB)/resolve-kernel.sh --series $$s 2>&1) || rc=1; \
+		grep -E 'WARNING|ERROR|view|Run|pin in' <<<"$$out" | sed 's/^\[kernel\] /  /'; \
+		n=$$(sed -n 's/^R_STALE=//p' <<<"$$out"); \
+		if [ "$$n" = 0 ]; then echo "  every pin is in the archive"; \
+		elif [ -n "$$n" ]; then echo "  $$n of 5 packages would not be at their pin: after verifying (make test), update kernels.conf"; fi; \
+	done; exit $$rc
+
 # long teardown runs of the patched netback (100 destroys and detaches), not in CI
 soak: deps build lab-images
 	VIFQ_SOAK_REPEAT=100 npx tap --disable-coverage --timeout=14400 test/e2e/netback-teardown.test.ts
@@ -85,4 +98,4 @@ bench: deps build lab-images
 clean:
 	rm -rf dist build/lab build/lab-runs build/netback .tap
 
-.PHONY: help deps deps-debian deps-npm build lab-images lab-shell test test-host test-lab test-kernel soak demo bench clean
+.PHONY: check-pins help deps deps-debian deps-npm build lab-images lab-shell test test-host test-lab test-kernel soak demo bench clean

@@ -52,16 +52,24 @@ if [ -n "$PRISTINE" ]; then
 elif [ -n "$UPTO" ]; then
     PATCHES=("${PATCHES[@]:0:$UPTO}")
 fi
+# not_applying PATCH OUTPUT: the series no longer fits the resolved kernel source
+not_applying() {
+    echo "$2" | grep -E '^patching file|Hunk|FAILED|malformed|does not apply|Reversed' | sed 's/^/    /' >&2
+    echo "build-module.sh: $1 does not apply to linux-source-$KSERIES $KSRC_VER (series $SERIES);" >&2
+    echo "build-module.sh: the hunks above failed. Rebase it onto that source (kernel-patch/devtree.sh," >&2
+    echo "build-module.sh: kernel-patch/README.md says how) or pin the verified kernel in kernels.conf." >&2
+    exit 1
+}
+KSRC_VER=$(sed -n 's/^linux-source-[0-9.]*=//p' <<<"${KPKGS// /$'\n'}")
 if [ ${#PATCHES[@]} -gt 0 ]; then
     if command -v quilt >/dev/null; then
         ln -s "$SDIR" "$DIR/patches"
         printf '%s\n' "${PATCHES[@]}" > "$DIR/.series-applied"
-        (cd "$DIR" && QUILT_PATCHES=patches QUILT_SERIES=.series-applied \
-            quilt push -aq --fuzz=0 >/dev/null)
+        out=$(cd "$DIR" && QUILT_PATCHES=patches QUILT_SERIES=.series-applied quilt push -a --fuzz=0 2>&1) ||
+            not_applying "$(cd "$DIR" && QUILT_PATCHES=patches QUILT_SERIES=.series-applied quilt next 2>/dev/null || echo "a patch")" "$out"
     else
         for p in "${PATCHES[@]}"; do
-            patch -s -p1 -F0 --no-backup-if-mismatch -d "$DIR" < "$SDIR/$p" ||
-                { echo "build-module.sh: $p does not apply" >&2; exit 1; }
+            out=$(patch -p1 -F0 --no-backup-if-mismatch -d "$DIR" < "$SDIR/$p" 2>&1) || not_applying "$p" "$out"
         done
     fi
 fi

@@ -9,8 +9,8 @@
 # API (6.1 has no split ops: ynl-compat-6.1.py); 6.12 takes them as generated.
 # --check writes nothing and fails if TREE's files differ from what SPEC generates.
 #
-# ynl-gen-c.py comes from Debian's linux-source-6.12 (the 6.12 lab pin in
-# dom0-scripts/lab/kernels.conf; 6.1 has no YNL), unpacked once into
+# ynl-gen-c.py comes from Debian's linux-source-6.12 (the 6.12 lab kernel as
+# dom0-scripts/lab/kernel-env.sh resolves it; 6.1 has no YNL), unpacked once into
 # build/ynl/ (needs python3-yaml and python3-jsonschema).
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -31,21 +31,18 @@ TREE=$(readlink -f "$2")
 
 YNL_ROOT=${YNL_ROOT:-$ROOT/build/ynl/linux-source-6.12}
 if [ ! -x "$YNL_ROOT/tools/net/ynl/ynl-gen-c.py" ]; then
-    source "$ROOT/dom0-scripts/lab/kernels.conf"
-    tmp=$(mktemp -d)
-    trap 'rm -rf "$tmp"' EXIT
-    echo "[ynl] fetching linux-source-6.12=$K_6_12_VER for tools/net/ynl" >&2
-    (cd "$tmp" && apt-get download -q "linux-source-6.12=$K_6_12_VER" >/dev/null)
-    dpkg-deb -x "$tmp"/linux-source-6.12_*.deb "$tmp/deb"
+    ( LAB_KERNEL=6.12; set +u; source "$ROOT/dom0-scripts/lab/kernel-env.sh" && kernel_fetch ) || exit 1
+    src_tar=$( LAB_KERNEL=6.12; set +u; source "$ROOT/dom0-scripts/lab/kernel-env.sh" >/dev/null 2>&1 && echo "$KSRC_TAR" )
+    echo "[ynl] tools/net/ynl from $src_tar" >&2
     mkdir -p "$(dirname "$YNL_ROOT")"
-    tar -C "$(dirname "$YNL_ROOT")" -xJf "$tmp/deb/usr/src/linux-source-6.12.tar.xz" \
+    tar -C "$(dirname "$YNL_ROOT")" -xJf "$src_tar" \
         linux-source-6.12/tools/net/ynl linux-source-6.12/Documentation/netlink \
         linux-source-6.12/MAINTAINERS
 fi
 
 # ynl-gen-c.py names the spec by its path below the kernel root that holds it
 WORK=$(mktemp -d)
-trap 'rm -rf "$WORK" ${tmp:+"$tmp"}' EXIT
+trap 'rm -rf "$WORK"' EXIT
 SPECS=$YNL_ROOT/Documentation/netlink/specs
 cp "$SPEC" "$SPECS/vifq.yaml"
 GEN=(python3 "$YNL_ROOT/tools/net/ynl/ynl-gen-c.py" --spec "$SPECS/vifq.yaml")

@@ -2,13 +2,17 @@
 # run-tests.sh host|kernel|lab|all - run the suites and end with "N passed, N failed".
 #   host:   test/unit + test/host (parallel, no lab)
 #   kernel: kernel-patch/check.sh (checkpatch --strict, bisect builds, W=1, ynl-gen)
-#   lab:    test/e2e (one lab at a time: each boots Xen in QEMU/TCG)
-# N counts assertions over all suites. Exit status non-zero if anything failed.
+#   lab:    test/e2e (one file at a time: each boots Xen in QEMU/TCG once, shared
+#           by its cases); the summary lists every lab file's wall time
+# host also runs `npm run check:static` (generated code up to date, layering) when
+# package.json has it. N counts assertions over all suites (a static check counts
+# one). Exit status non-zero if anything failed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 shopt -s nullglob
 what=${1:-all}
-passed=0 failed=0 rc=0
+passed=0 failed=0 rc=0 t0=$SECONDS
+times=()   # "SECONDS  name" per lab file and kernel series, for the summary
 suite() {  # suite NAME TAP-ARGS...
     local name=$1 out; shift
     out=$(mktemp)
@@ -27,7 +31,7 @@ kernel_checks() {  # the patch series' own checks print "N passed, N failed" too
     local series out p f
     for series in kernel-patch/*/series; do
         series=$(basename "$(dirname "$series")")
-        out=$(mktemp)
+        out=$(mktemp) start=$SECONDS
         echo "=== kernel $series: kernel-patch/check.sh --series $series"
         kernel-patch/check.sh --series "$series" 2>&1 | tee "$out"
         [ "${PIPESTATUS[0]}" = 0 ] || rc=1
@@ -36,15 +40,34 @@ kernel_checks() {  # the patch series' own checks print "N passed, N failed" too
         [ -n "$p" ] || { echo "=== kernel $series: no summary line"; f=1; rc=1; }
         passed=$((passed + ${p:-0})); failed=$((failed + ${f:-0}))
         rm -f "$out"
+        times+=("$(printf '%5d s  kernel-patch/%s (check.sh)' $((SECONDS - start)) "$series")")
+    done
+}
+static_checks() {
+    grep -q '"check:static"' package.json || return 0
+    echo "=== static: npm run check:static"
+    if npm run --silent check:static; then passed=$((passed + 1)); else failed=$((failed + 1)); rc=1; fi
+}
+lab_files() {
+    local f start
+    for f in test/e2e/*.test.ts; do
+        start=$SECONDS
+        suite "lab $(basename "$f" .test.ts)" --jobs=1 --timeout=1800 "$f"
+        times+=("$(printf '%5d s  %s' $((SECONDS - start)) "$f")")
     done
 }
 case $what in
-    host|all) suite "unit+host" --jobs=2 --timeout=300 test/unit/*.test.ts test/host/*.test.ts ;;&
+    host|all) static_checks; suite "unit+host" --jobs=2 --timeout=300 test/unit/*.test.ts test/host/*.test.ts ;;&
     kernel|all) kernel_checks ;;&
-    lab|all)  suite "lab e2e" --jobs=1 --timeout=1800 test/e2e/*.test.ts ;;
+    lab|all)  lab_files ;;
     host|kernel) ;;
     *) echo "usage: run-tests.sh host|kernel|lab|all" >&2; exit 2 ;;
 esac
 [ $failed -gt 0 ] && rc=1
+if [ ${#times[@]} -gt 0 ]; then
+    echo "=== wall time per lab file and kernel series:"
+    printf '    %s\n' "${times[@]}"
+fi
+echo "=== total wall time: $(( (SECONDS - t0) / 60 )) min $(( (SECONDS - t0) % 60 )) s ($what)"
 echo "$passed passed, $failed failed"
 exit $rc

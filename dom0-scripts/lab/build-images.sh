@@ -5,7 +5,7 @@
 #
 # Produces in $VIFQ_BUILD/lab/<kver>/ (default build/lab/6.1.0-56-amd64/):
 #   xen           Xen 4.17 hypervisor, gunzipped (multiboot ELF for qemu -kernel)
-#   vmlinuz       the pinned Debian kernel (dom0 AND the PV guests)
+#   vmlinuz       the resolved Debian kernel (dom0 AND the PV guests)
 #   dom0.cpio.gz  dom0 initramfs: bash, iproute2, tc, kmod, tcpdump, Xen toolstack
 #                 (xl, xenstored, xenconsoled, xenstore-*), /etc/xen/scripts, kernel
 #                 modules, node's shared libraries (node itself comes over 9p),
@@ -126,7 +126,7 @@ pack "$D0" "$OUT/dom0.cpio.gz"
 log "dom0.cpio.gz $(du -h "$OUT/dom0.cpio.gz" | cut -f1)"
 
 {
-    echo "kernel $KVER $KPKGVER (pinned: $(tr '\n' ' ' < "$KROOT/packages.txt"))"
+    echo "kernel $KVER $KPKGVER (resolved: $(tr '\n' ' ' < "$KROOT/packages.txt"))"
     dpkg-query -W -f='${Package} ${Version}\n' xen-hypervisor-$XENVER-amd64 xen-utils-$XENVER xenstore-utils \
         qemu-system-x86 busybox-static libc6 iproute2 nodejs 2>/dev/null || true
 } > "$OUT/versions.txt"
