@@ -18,7 +18,7 @@ import { replaceSection } from './lib/benchmarks-md.js';
 import { loadYnlSpecFile } from '../src/genl/ynl-spec.js';
 import { YnlCodec, type YnlObject } from '../src/genl/ynl-codec.js';
 import { decodeGenl, encodeGenl } from '../src/genl/genl.js';
-import { encodeNlMsg, splitNlMsgs } from '../src/genl/wire.js';
+import { encodeNlMsg, splitNlMsgs } from '../src/netlink/wire.js';
 
 function arg(name: string, dflt: number): number {
   const i = process.argv.indexOf(`--${name}`);

@@ -8,8 +8,8 @@
  * Prints one JSON object on stdout.
  */
 import { GenlClient } from '../src/genl/genl.js';
-import { NetlinkError } from '../src/genl/errors.js';
-import { attrString, encodeAttr } from '../src/genl/wire.js';
+import { NetlinkError } from '../src/netlink/errors.js';
+import { attrString, encodeAttr } from '../src/netlink/wire.js';
 
 const MS = Number(process.env.BENCH_MS ?? 700);
 

@@ -5,11 +5,14 @@
  */
 import { EventEmitter } from 'node:events';
 import { constants as osConstants } from 'node:os';
-import { NetlinkConnection, type ConnectionOptions, type DumpOptions, type RequestOptions } from './connection.js';
-import { FamilyNotFoundError, NetlinkDecodeError, NetlinkError } from './errors.js';
-import { openTransport, type NetlinkTransport, type OpenTransportOptions } from './transport.js';
-import { GENL_HDRLEN, NETLINK_GENERIC, attrString, decodeCString, parseAttrs, type NlMsg } from './wire.js';
+import { NetlinkConnection, type ConnectionOptions, type DumpOptions, type RequestOptions } from '../netlink/connection.js';
+import { NetlinkDecodeError, NetlinkError } from '../netlink/errors.js';
+import { openTransport, type NetlinkTransport, type OpenTransportOptions } from '../netlink/transport.js';
+import { NETLINK_GENERIC, attrString, decodeCString, parseAttrs, type NlMsg } from '../netlink/wire.js';
+import { FamilyNotFoundError } from './errors.js';
 
+/** genlmsghdr: cmd u8, version u8, reserved u16 */
+export const GENL_HDRLEN = 4;
 export const GENL_ID_CTRL = 0x10;
 export const CTRL_CMD_GETFAMILY = 3;
 export const CTRL_CMD_NEWFAMILY = 1;

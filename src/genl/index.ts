@@ -1,7 +1,4 @@
 export * from './errors.js';
-export * from './wire.js';
-export * from './transport.js';
-export * from './connection.js';
 export * from './genl.js';
 export * from './ynl-spec.js';
 export * from './ynl-codec.js';

@@ -18,8 +18,9 @@
  * stops at `maxDepth` nested levels: errors are NetlinkDecodeError with the
  * path of the offending attribute.
  */
-import { NetlinkDecodeError, NetlinkEncodeError, YnlSpecError } from './errors.js';
-import { NLA_F_NESTED, align4 } from './wire.js';
+import { NetlinkDecodeError, NetlinkEncodeError } from '../netlink/errors.js';
+import { NLA_F_NESTED, align4 } from '../netlink/wire.js';
+import { YnlSpecError } from './errors.js';
 import type { YnlAttr, YnlChecks, YnlEnum, YnlSpec } from './ynl-spec.js';
 
 const K_U8 = 1, K_U16 = 2, K_U32 = 3, K_U64 = 4, K_S8 = 5, K_S16 = 6, K_S32 = 7, K_S64 = 8, K_UINT = 9, K_SINT = 10;

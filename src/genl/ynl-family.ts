@@ -10,7 +10,7 @@
  *   vifq.on('notification', (n) => n.op === 'release-report' && use(n.attrs));
  */
 import { EventEmitter } from 'node:events';
-import { NetlinkDecodeError, NetlinkEncodeError } from './errors.js';
+import { NetlinkDecodeError, NetlinkEncodeError } from '../netlink/errors.js';
 import type { GenlClient, GenlFamily, GenlMessage } from './genl.js';
 import { YnlCodec, type CodecOptions, type YnlObject } from './ynl-codec.js';
 import type { YnlOp, YnlSpec } from './ynl-spec.js';

@@ -3,8 +3,8 @@
  * RTM_{NEW,DEL,GET}LINK with struct ifinfomsg and a handful of IFLA_*
  * attributes. Pure codec; I/O is in topology.ts.
  */
-import { NetlinkDecodeError } from '../genl/errors.js';
-import { decodeCString, parseAttrs, type NlMsg } from '../genl/wire.js';
+import { NetlinkDecodeError } from '../netlink/errors.js';
+import { decodeCString, parseAttrs, type NlMsg } from '../netlink/wire.js';
 
 export const RTM_NEWLINK = 16;
 export const RTM_DELLINK = 17;

@@ -17,10 +17,10 @@
  * Telling bridges apart needs OVSDB or the ovs_vport family (not done).
  */
 import { EventEmitter } from 'node:events';
-import { NetlinkConnection } from '../genl/connection.js';
-import { NetlinkDecodeError } from '../genl/errors.js';
-import { openTransport, type NetlinkTransport, type OpenTransportOptions } from '../genl/transport.js';
-import { NETLINK_ROUTE, type NlMsg } from '../genl/wire.js';
+import { NetlinkConnection } from '../netlink/connection.js';
+import { NetlinkDecodeError } from '../netlink/errors.js';
+import { openTransport, type NetlinkTransport, type OpenTransportOptions } from '../netlink/transport.js';
+import { NETLINK_ROUTE, type NlMsg } from '../netlink/wire.js';
 import {
   AF_BRIDGE, ARPHRD_LOOPBACK, IFF_LOOPBACK, RTM_DELLINK, RTM_GETLINK, RTM_NEWLINK, RTNLGRP_LINK, decodeLink,
   encodeGetLinkDump, linkMsgFamily, type RtLink,

@@ -1,9 +1,9 @@
 /** Fake netlink transport and message builders for unit tests. */
-import type { NetlinkTransport, TransportHandlers } from '../../src/genl/transport.js';
+import type { NetlinkTransport, TransportHandlers } from '../../src/netlink/transport.js';
 import {
   NLMSG_DONE, NLMSG_ERROR, NLM_F_ACK_TLVS, NLM_F_CAPPED, NLM_F_MULTI, NLMSGERR_ATTR_MSG, NLMSGERR_ATTR_OFFS,
   attrString, attrU32, encodeAttr, encodeNlMsg, type NlMsgHeader,
-} from '../../src/genl/wire.js';
+} from '../../src/netlink/wire.js';
 
 export interface SentMsg {
   raw: Buffer;

@@ -9,8 +9,9 @@ import { constants } from 'node:os';
 import { GenlClient, GENL_ID_CTRL } from '../../src/genl/genl.js';
 import { YnlFamily } from '../../src/genl/ynl-family.js';
 import { loadYnlSpecFile } from '../../src/genl/ynl-spec.js';
-import { FamilyNotFoundError, NetlinkEncodeError, NetlinkError } from '../../src/genl/errors.js';
-import { attrU32, encodeAttr } from '../../src/genl/wire.js';
+import { NetlinkEncodeError, NetlinkError } from '../../src/netlink/errors.js';
+import { FamilyNotFoundError } from '../../src/genl/errors.js';
+import { attrU32, encodeAttr } from '../../src/netlink/wire.js';
 import type { YnlObject } from '../../src/genl/ynl-codec.js';
 import { canRunHostTests, createNetns } from '../helpers/netns.js';
 

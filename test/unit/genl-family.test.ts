@@ -4,9 +4,10 @@ import { fileURLToPath } from 'node:url';
 import { GenlClient, GENL_ID_CTRL, CTRL_CMD_GETFAMILY } from '../../src/genl/genl.js';
 import { YnlFamily, type YnlNotification } from '../../src/genl/ynl-family.js';
 import { loadYnlSpecFile } from '../../src/genl/ynl-spec.js';
-import { FamilyNotFoundError, NetlinkDecodeError, NetlinkEncodeError, NetlinkError, NetlinkTimeoutError } from '../../src/genl/errors.js';
-import { NetlinkConnection } from '../../src/genl/connection.js';
-import { NLM_F_MULTI, parseAttrs } from '../../src/genl/wire.js';
+import { NetlinkDecodeError, NetlinkEncodeError, NetlinkError, NetlinkTimeoutError } from '../../src/netlink/errors.js';
+import { FamilyNotFoundError } from '../../src/genl/errors.js';
+import { NetlinkConnection } from '../../src/netlink/connection.js';
+import { NLM_F_MULTI, parseAttrs } from '../../src/netlink/wire.js';
 import { FakeTransport, ack, ctrlFamilyAttrs, done, genlPayload, notification, reply } from '../helpers/genl-fakes.js';
 
 const VIFQ_ID = 0x1c;

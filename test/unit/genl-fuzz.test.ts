@@ -8,11 +8,11 @@ import fc from 'fast-check';
 import { fileURLToPath } from 'node:url';
 import { YnlCodec } from '../../src/genl/ynl-codec.js';
 import { loadYnlSpecFile } from '../../src/genl/ynl-spec.js';
-import { NetlinkDecodeError } from '../../src/genl/errors.js';
-import { parseAttrs, parseErrorPayload, splitNlMsgs, encodeAttr } from '../../src/genl/wire.js';
+import { NetlinkDecodeError } from '../../src/netlink/errors.js';
+import { parseAttrs, parseErrorPayload, splitNlMsgs, encodeAttr } from '../../src/netlink/wire.js';
 import { parseCtrlFamily } from '../../src/genl/genl.js';
 import { decodeLink } from '../../src/topology/rtnl.js';
-import { NetlinkConnection } from '../../src/genl/connection.js';
+import { NetlinkConnection } from '../../src/netlink/connection.js';
 import { FakeTransport } from '../helpers/genl-fakes.js';
 
 const vifq = loadYnlSpecFile(fileURLToPath(new URL('../../fixtures/specs/vifq-draft.yaml', import.meta.url)));

@@ -4,7 +4,7 @@ import {
   AF_BRIDGE, IFF_LOOPBACK, IFLA_IFNAME, IFLA_INFO_KIND, IFLA_LINKINFO, IFLA_MASTER, RTM_DELLINK, RTM_GETLINK, RTM_NEWLINK,
   RTNLGRP_LINK, decodeLink, type RtLink,
 } from '../../src/topology/rtnl.js';
-import { NLM_F_MULTI, attrString, attrU32, encodeAttr } from '../../src/genl/wire.js';
+import { NLM_F_MULTI, attrString, attrU32, encodeAttr } from '../../src/netlink/wire.js';
 import { constants } from 'node:os';
 import { FakeTransport, done, notification, reply, tick } from '../helpers/genl-fakes.js';
 

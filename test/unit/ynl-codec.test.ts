@@ -2,8 +2,9 @@ import t from 'tap';
 import { fileURLToPath } from 'node:url';
 import { YnlCodec, type YnlObject } from '../../src/genl/ynl-codec.js';
 import { loadYnlSpecFile, parseYnlSpec } from '../../src/genl/ynl-spec.js';
-import { NetlinkDecodeError, NetlinkEncodeError, YnlSpecError } from '../../src/genl/errors.js';
-import { encodeAttr, attrU32, NLA_F_NESTED } from '../../src/genl/wire.js';
+import { NetlinkDecodeError, NetlinkEncodeError } from '../../src/netlink/errors.js';
+import { YnlSpecError } from '../../src/genl/errors.js';
+import { encodeAttr, attrU32, NLA_F_NESTED } from '../../src/netlink/wire.js';
 
 const spec = (f: string): string => fileURLToPath(new URL(`../../fixtures/specs/${f}`, import.meta.url));
 const vifq = loadYnlSpecFile(spec('vifq-draft.yaml'));

@@ -229,6 +229,3 @@ export function parseExtAck(tlvs: Buffer, into: ExtAck = {}): ExtAck {
   }
   return into;
 }
-
-/** genlmsghdr: cmd u8, version u8, reserved u16 */
-export const GENL_HDRLEN = 4;

@@ -2,8 +2,8 @@ import t from 'tap';
 import {
   NLM_F_ACK_TLVS, NLM_F_CAPPED, NLMSGERR_ATTR_MISS_TYPE, NLMSGERR_ATTR_MSG, NLMSGERR_ATTR_OFFS,
   attrString, attrU32, encodeAttr, encodeNlMsg, parseAttrs, parseErrorPayload, splitNlMsgs, decodeCString,
-} from '../../src/genl/wire.js';
-import { NetlinkDecodeError, errnoName } from '../../src/genl/errors.js';
+} from '../../src/netlink/wire.js';
+import { NetlinkDecodeError, errnoName } from '../../src/netlink/errors.js';
 
 function errPayload(errno: number, request: Buffer, capped: boolean, tlvs: Buffer): { payload: Buffer; flags: number } {
   const e = Buffer.alloc(4);

@@ -8,7 +8,7 @@
  * namespace (setns on the calling thread, socket(), setns back), and one
  * recvmsg per datagram (no MSG_PEEK round trip).
  *
- * JS API (see src/genl/transport-native.ts):
+ * JS API (see src/netlink/transport.ts):
  *   new NlSocket(protocol, netnsPath|null, onMessage(buf, truncatedLen),
  *                onError(errno, syscall))
  *   send(buf) -> bytes sent (throws on error, synchronous: a netlink

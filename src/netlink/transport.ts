@@ -4,7 +4,7 @@
  * replace it with a fake that injects faults.
  *
  * Two real implementations:
- *  - `native`: our addon (src/genl/native/nlsock.c), with NETLINK_EXT_ACK,
+ *  - `native`: our addon (src/netlink/native/nlsock.c), with NETLINK_EXT_ACK,
  *    NETLINK_CAP_ACK, NETLINK_GET_STRICT_CHK and sockets in another netns;
  *  - `npm-netlink`: npm `netlink` 0.3.0's RawNetlinkSocket, the fallback when
  *    the addon is not built: no extack, no strict checking, no netns.
@@ -89,8 +89,8 @@ let nativeLoadError: unknown;
 
 /**
  * Where the addon may be: beside this module (running from src/), or in the
- * package's src/genl/native/ seen from any compiled copy (dist/genl/,
- * build/dist-bench/src/genl/...). VIFQ_NLSOCK_ADDON overrides.
+ * package's src/netlink/native/ seen from any compiled copy (dist/netlink/,
+ * build/dist-bench/src/netlink/...). VIFQ_NLSOCK_ADDON overrides.
  */
 export function nativeAddonCandidates(): string[] {
   const out: string[] = [];
@@ -99,7 +99,7 @@ export function nativeAddonCandidates(): string[] {
   out.push(join(dir, 'native/build/Release/vifq_nlsock.node'));
   for (let i = 0; i < 6; i++) {
     dir = dirname(dir);
-    out.push(join(dir, 'src/genl/native/build/Release/vifq_nlsock.node'));
+    out.push(join(dir, 'src/netlink/native/build/Release/vifq_nlsock.node'));
   }
   return out;
 }

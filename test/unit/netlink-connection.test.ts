@@ -1,13 +1,10 @@
 import t from 'tap';
 import sinon from 'sinon';
 import { constants } from 'node:os';
-import { NetlinkConnection } from '../../src/genl/connection.js';
-import {
-  NetlinkClosedError, NetlinkDecodeError, NetlinkDumpInterruptedError, NetlinkError, NetlinkOverrunError,
-  NetlinkTimeoutError, NetlinkTransportError,
-} from '../../src/genl/errors.js';
+import { NetlinkConnection } from '../../src/netlink/connection.js';
+import { NetlinkClosedError, NetlinkDecodeError, NetlinkDumpInterruptedError, NetlinkError, NetlinkOverrunError, NetlinkTimeoutError, NetlinkTransportError } from '../../src/netlink/errors.js';
 import { VifqError } from '../../src/errors.js';
-import { NLMSG_OVERRUN, NLM_F_ACK, NLM_F_DUMP, NLM_F_DUMP_INTR, NLM_F_MULTI, NLM_F_REQUEST, type NlMsg } from '../../src/genl/wire.js';
+import { NLMSG_OVERRUN, NLM_F_ACK, NLM_F_DUMP, NLM_F_DUMP_INTR, NLM_F_MULTI, NLM_F_REQUEST, type NlMsg } from '../../src/netlink/wire.js';
 import { FakeTransport, ack, done, notification, reply, tick } from '../helpers/genl-fakes.js';
 
 const E = constants.errno;
