@@ -117,7 +117,7 @@ async function connectBoth(mode: string, socketPath: string): Promise<{ raw: Rea
       close: () => handlers?.close('closed by client'),
     };
     const raw = new RawXsClient(rawSock);
-    const xs = await XenstoreClient.connect({ connector: async () => transport, reconnect: false });
+    const xs = await XenstoreClient.open({ connector: async () => transport, reconnect: false });
     return {
       raw: { read: async (p) => (await raw.read(p)).toString('utf8') },
       vifq: xs,
@@ -126,7 +126,7 @@ async function connectBoth(mode: string, socketPath: string): Promise<{ raw: Rea
   }
   const server = await startServer(socketPath, mode === 'split');
   const raw = await RawXsClient.connect(socketPath);
-  const xs = await XenstoreClient.connect({ connector: () => connectUnixSocket(socketPath), reconnect: false });
+  const xs = await XenstoreClient.open({ connector: () => connectUnixSocket(socketPath), reconnect: false });
   return {
     raw: { read: async (p) => (await raw.read(p)).toString('utf8') },
     vifq: xs,

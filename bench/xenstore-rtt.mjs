@@ -46,7 +46,7 @@ async function measure(read) {
   };
 }
 
-const c = await XenstoreClient.connect({ requestTimeoutMs: 30_000 });
+const c = await XenstoreClient.open({ timeoutMs: 30_000 });
 await c.write(node, 'x'.repeat(32));
 const raw = transport === socketPath ? await RawXsClient.connect(socketPath) : undefined;
 const vifqRead = (p) => c.read(p);

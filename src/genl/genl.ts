@@ -6,7 +6,7 @@
 import { EventEmitter } from 'node:events';
 import { constants as osConstants } from 'node:os';
 import { NetlinkConnection, type ConnectionOptions, type DumpOptions, type RequestOptions } from '../netlink/connection.js';
-import { NetlinkDecodeError, NetlinkError } from '../netlink/errors.js';
+import { NetlinkDecodeError, NetlinkError, type NetlinkBaseError, type NetlinkOverrunError } from '../netlink/errors.js';
 import { openTransport, type NetlinkTransport, type OpenTransportOptions } from '../netlink/transport.js';
 import { NETLINK_GENERIC, attrString, decodeCString, parseAttrs, type NlMsg } from '../netlink/wire.js';
 import { FamilyNotFoundError } from './errors.js';
@@ -121,10 +121,14 @@ export interface GenlClientOptions extends ConnectionOptions, OpenTransportOptio
   transport?: NetlinkTransport;
 }
 
+/** Events, per the I/O contract in CONVENTIONS.md. */
 export interface GenlClientEvents {
-  /** A multicast message of a subscribed group (any family). */
+  /** A multicast message of a subscribed group (any family, nlctrl included). */
   notification: [msg: GenlMessage];
-  overrun: [err: Error];
+  /** Notifications were lost (ENOBUFS): re-read the state with a dump. */
+  'resync-needed': [err: NetlinkOverrunError];
+  /** Something survived: a datagram or a genl header that did not parse. */
+  warning: [err: NetlinkBaseError];
   close: [cause: Error | undefined];
 }
 
@@ -146,13 +150,15 @@ export class GenlClient extends EventEmitter<GenlClientEvents> {
       let g: GenlMessage;
       try {
         g = decodeGenl(m);
-      } catch {
+      } catch (e) {
         this.conn.stats.malformed++;
+        this.emit('warning', e instanceof NetlinkDecodeError ? e : new NetlinkDecodeError('genl notification', String(e)));
         return;
       }
       this.emit('notification', g);
     });
-    conn.on('overrun', (e) => this.emit('overrun', e));
+    conn.on('resync-needed', (e) => this.emit('resync-needed', e));
+    conn.on('warning', (e) => this.emit('warning', e));
     conn.on('close', (c) => this.emit('close', c));
   }
 

@@ -22,10 +22,11 @@ export interface YnlNotification {
   attrs: YnlObject;
 }
 
+/** Events, per the I/O contract in CONVENTIONS.md (no 'error' event: nothing here can throw at a listener-less emitter). */
 export interface YnlFamilyEvents {
   notification: [n: YnlNotification];
-  /** a notification of this family that did not decode */
-  error: [err: Error];
+  /** A notification of this family that did not decode (counted in `decodeFailures` too). */
+  warning: [err: NetlinkDecodeError];
 }
 
 export interface YnlCallOptions {
@@ -39,6 +40,8 @@ export class YnlFamily extends EventEmitter<YnlFamilyEvents> {
   readonly spec: YnlSpec;
   readonly codec: YnlCodec;
   readonly family: GenlFamily;
+  /** Notifications of this family that did not decode (each also a 'warning' event). */
+  decodeFailures = 0;
 
   private constructor(client: GenlClient, spec: YnlSpec, family: GenlFamily, codec: YnlCodec) {
     super();
@@ -48,11 +51,15 @@ export class YnlFamily extends EventEmitter<YnlFamilyEvents> {
     this.codec = codec;
     client.on('notification', (g) => {
       if (g.familyId !== this.family.id) return;
+      let n: YnlNotification;
       try {
-        this.emit('notification', this.decodeNotification(g));
+        n = this.decodeNotification(g);
       } catch (e) {
-        if (this.listenerCount('error') > 0) this.emit('error', e as Error);
+        this.decodeFailures++;
+        this.emit('warning', e instanceof NetlinkDecodeError ? e : new NetlinkDecodeError(`${this.spec.name} notification cmd ${g.cmd}`, String(e)));
+        return;
       }
+      this.emit('notification', n);
     });
   }
 

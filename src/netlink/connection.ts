@@ -1,12 +1,13 @@
 /**
  * Netlink protocol over a transport: sequence numbers, ACKs, multipart
  * replies and dumps, NLM_F_DUMP_INTR, extended ACKs, per-request timeouts,
- * overrun (ENOBUFS) events and notifications. Knows nothing of genl.
+ * overrun (ENOBUFS) as a 'resync-needed' event, and notifications. Knows nothing of
+ * genl. Follows the I/O lifecycle and event contract of CONVENTIONS.md.
  */
 import { EventEmitter } from 'node:events';
 import { constants as osConstants } from 'node:os';
 import {
-  NetlinkClosedError, NetlinkDecodeError, NetlinkDumpInterruptedError, NetlinkError, NetlinkOverrunError,
+  NetlinkBaseError, NetlinkClosedError, NetlinkDecodeError, NetlinkListenerError, NetlinkDumpInterruptedError, NetlinkError, NetlinkOverrunError,
   NetlinkTimeoutError, NetlinkTransportError, errnoName, type ExtAck,
 } from './errors.js';
 import type { NetlinkTransport } from './transport.js';
@@ -61,11 +62,14 @@ interface Pending {
   reject: (e: Error) => void;
 }
 
+/** Events, per the I/O contract in CONVENTIONS.md. */
 export interface NetlinkConnectionEvents {
   notification: [msg: NlMsg];
-  overrun: [err: NetlinkOverrunError];
-  /** A datagram that did not parse and could not be tied to a request. */
-  malformed: [err: NetlinkDecodeError];
+  /** ENOBUFS or NLMSG_OVERRUN: notifications were lost; re-read the state with a dump. */
+  'resync-needed': [err: NetlinkOverrunError];
+  /** Survived: a datagram that did not parse and belongs to no request, or a listener that threw. */
+  warning: [err: NetlinkBaseError];
+  /** Once; `cause` is set when the socket failed rather than being closed by its owner. */
   close: [cause: Error | undefined];
 }
 
@@ -199,7 +203,7 @@ export class NetlinkConnection extends EventEmitter<NetlinkConnectionEvents> {
       // If the first header is readable and answers one of our requests, fail that request.
       const p = dgram.length >= 16 ? this.pending.get(dgram.readUInt32LE(8)) : undefined;
       if (p && dgram.readUInt32LE(12) === this.port) this.settle(p, err);
-      else this.emit('malformed', err);
+      else this.emit('warning', err);
       return;
     }
     for (const m of msgs) this.onMessage(m);
@@ -218,7 +222,12 @@ export class NetlinkConnection extends EventEmitter<NetlinkConnectionEvents> {
       }
       if (m.type === NLMSG_NOOP) return;
       this.stats.notifications++;
-      this.emit('notification', m);
+      try {
+        this.emit('notification', m);
+      } catch (e) {
+        // a listener's bug must not unwind into the socket's receive callback
+        this.emit('warning', new NetlinkListenerError(`${this.name} 'notification'`, e));
+      }
       return;
     }
     if (m.flags & NLM_F_DUMP_INTR) p.interrupted = true;
@@ -260,7 +269,7 @@ export class NetlinkConnection extends EventEmitter<NetlinkConnectionEvents> {
 
   private reportOverrun(): void {
     this.stats.overruns++;
-    this.emit('overrun', new NetlinkOverrunError(this.name));
+    this.emit('resync-needed', new NetlinkOverrunError(this.name));
   }
 
   private onFault(errno: number, syscall: string): void {

@@ -91,6 +91,15 @@ export class NetlinkEncodeError extends NetlinkBaseError {
   }
 }
 
+/** An event listener threw; the event source survived it and reports it as a 'warning'. */
+export class NetlinkListenerError extends NetlinkBaseError {
+  constructor(what: string, cause: unknown) {
+    super(`a ${what} listener threw: ${cause instanceof Error ? cause.message : String(cause)}`, {
+      cause, hint: 'fix the listener: the event it threw on was not processed further',
+    });
+  }
+}
+
 /** The receive queue overflowed (ENOBUFS): some notifications were lost. Emitted, never thrown. */
 export class NetlinkOverrunError extends NetlinkBaseError {
   constructor(what: string) {

@@ -1,2 +1,3 @@
 export * from './rtnl.js';
 export * from './topology.js';
+export * from './errors.js';

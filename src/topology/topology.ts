@@ -18,7 +18,9 @@
  */
 import { EventEmitter } from 'node:events';
 import { NetlinkConnection } from '../netlink/connection.js';
+import type { VifqError } from '../errors.js';
 import { NetlinkDecodeError } from '../netlink/errors.js';
+import { TopologyResyncError } from './errors.js';
 import { openTransport, type NetlinkTransport, type OpenTransportOptions } from '../netlink/transport.js';
 import { NETLINK_ROUTE, type NlMsg } from '../netlink/wire.js';
 import {
@@ -124,6 +126,11 @@ export interface LinkEvent {
   link: RtLink;
 }
 
+/**
+ * Events, per the I/O contract in CONVENTIONS.md. There is no 'resync-needed':
+ * the topology re-reads the link table itself after an overrun and says so
+ * with 'resync' (or a 'warning' when that failed; it then retries).
+ */
 export interface RtnlTopologyEvents {
   /** a vif appeared, disappeared or moved (bridge, uplinks, group) */
   change: [ev: TopologyEvent];
@@ -131,14 +138,22 @@ export interface RtnlTopologyEvents {
   link: [ev: LinkEvent];
   /** the link table was re-read after an overrun */
   resync: [vifs: VifPlacement[]];
-  error: [err: Error];
+  /** survived: a link message that did not decode, a re-read that failed (TopologyResyncError, retried) */
+  warning: [err: VifqError];
+  /** once; `cause` set when the listening socket failed (the topology is then closed) */
+  close: [cause: Error | undefined];
 }
 
 export interface RtnlTopologyOptions extends OpenTransportOptions {
   /** Inject transports (tests): one that only listens, one for dumps. */
   transports?: { events: NetlinkTransport; requests: NetlinkTransport };
+  /** Per-request deadline of the dumps (ms). */
   timeoutMs?: number;
+  /** First delay before retrying a failed re-read (ms, doubling up to 30 s; default 100). */
+  resyncRetryMs?: number;
 }
+
+const RESYNC_RETRY_MAX_MS = 30_000;
 
 /**
  * Live topology: `start()` subscribes to RTNLGRP_LINK, dumps the links, and
@@ -155,6 +170,10 @@ export class RtnlTopology extends EventEmitter<RtnlTopologyEvents> {
   private resyncing: Promise<void> | undefined;
   private started = false;
   private synced = false;
+  private closed = false;
+  private readonly resyncRetryMs: number;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private failedResyncs = 0;
 
   constructor(opts: RtnlTopologyOptions = {}) {
     super();
@@ -169,10 +188,23 @@ export class RtnlTopology extends EventEmitter<RtnlTopologyEvents> {
     const copts = opts.timeoutMs === undefined ? {} : { timeoutMs: opts.timeoutMs };
     this.events = new NetlinkConnection(evT, { name: 'rtnl-events', ...copts });
     this.requests = new NetlinkConnection(reqT, { name: 'rtnl', ...copts });
+    this.resyncRetryMs = opts.resyncRetryMs ?? 100;
     this.events.on('notification', (m) => this.onNotification(m));
-    this.events.on('overrun', () => void this.resync());
-    this.events.on('malformed', (e) => this.emit('error', e));
-    this.events.on('close', (cause) => { if (cause) this.emit('error', cause); });
+    this.events.on('resync-needed', () => this.backgroundResync());
+    this.events.on('warning', (e) => this.emit('warning', e));
+    this.events.on('close', (cause) => { if (cause) this.shutdown(cause); });
+  }
+
+  /** Open the sockets, subscribe, dump: a topology that is current from then on. */
+  static async open(opts: RtnlTopologyOptions = {}): Promise<RtnlTopology> {
+    const topo = new RtnlTopology(opts);
+    try {
+      await topo.start();
+    } catch (e) {
+      topo.close();
+      throw e;
+    }
+    return topo;
   }
 
   /** Subscribe, dump, and return the first placement. */
@@ -193,9 +225,33 @@ export class RtnlTopology extends EventEmitter<RtnlTopologyEvents> {
     return this.links;
   }
 
-  stop(): void {
+  /** Close both sockets and stop retrying; pending dumps reject with NetlinkClosedError. Idempotent. */
+  close(): void {
+    this.shutdown(undefined);
+  }
+
+  private shutdown(cause: Error | undefined): void {
+    if (this.closed) return;
+    this.closed = true;
+    clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
     this.events.close();
     this.requests.close();
+    this.emit('close', cause);
+  }
+
+  /**
+   * A re-read nobody awaits (after an overrun, or a retry): its failure is one
+   * 'warning' and a retry later, never an unhandled rejection.
+   */
+  private backgroundResync(): void {
+    if (this.closed || this.retryTimer) return;
+    this.resync().then(() => { this.failedResyncs = 0; }, (e: unknown) => {
+      if (this.closed) return;
+      const delay = Math.min(RESYNC_RETRY_MAX_MS, this.resyncRetryMs * 2 ** this.failedResyncs++);
+      this.emit('warning', new TopologyResyncError(e, delay));
+      this.retryTimer = setTimeout(() => { this.retryTimer = undefined; this.backgroundResync(); }, delay);
+    });
   }
 
   /** Re-read every link (after an overrun, or on demand) and emit what changed. */
@@ -218,7 +274,6 @@ export class RtnlTopology extends EventEmitter<RtnlTopologyEvents> {
       for (const m of pending) this.apply(m, false);
     } catch (e) {
       this.buffered = undefined;
-      this.emit('error', e as Error);
       throw e;
     }
     if (!this.synced) {
@@ -248,7 +303,7 @@ export class RtnlTopology extends EventEmitter<RtnlTopologyEvents> {
     try {
       link = decodeLink(m);
     } catch (e) {
-      this.emit('error', e instanceof NetlinkDecodeError ? e : new NetlinkDecodeError('rtnl link', String(e)));
+      this.emit('warning', e instanceof NetlinkDecodeError ? e : new NetlinkDecodeError('rtnl link', String(e)));
       return;
     }
     if (m.type === RTM_DELLINK) this.links.delete(link.ifindex);

@@ -10,6 +10,7 @@ import {
   XenstoreError,
   XsAgainError,
   XsClosedError,
+  XsConnectError,
   XsConnectionLostError,
   XsErrnoError,
   XsExistsError,
@@ -65,15 +66,23 @@ export interface XsReconnectedEvent {
   failedWatches: Array<{ path: string; error: XenstoreError }>;
 }
 
+/** Events, per the I/O contract in CONVENTIONS.md. */
 export interface XenstoreClientEvents {
   watch: [XsWatchEvent];
   disconnected: [XsDisconnectedEvent];
   reconnected: [XsReconnectedEvent];
+  /**
+   * After a reconnect: writes made while the client was away fired no watch
+   * here, so re-read what you track (each re-registered watch also fires once
+   * with `reconnect: true`).
+   */
+  'resync-needed': [XsConnectionLostError];
   /** Something odd that was survived: a stray reply, a malformed event, a listener that threw. */
   warning: [XenstoreError];
-  /** Reconnecting gave up after `maxAttempts`; the client is closed. */
+  /** Reconnecting gave up after `maxAttempts`; the client is closed (then 'close' with that error). */
   'reconnect-failed': [XenstoreError];
-  close: [];
+  /** Once; `cause` is set when the client closed itself (reconnecting gave up). */
+  close: [cause: Error | undefined];
 }
 
 export interface ReconnectOptions extends BackoffOptions {
@@ -85,7 +94,12 @@ export interface XenstoreClientOptions {
   /** How to open a connection; default: xenstored's socket, else /dev/xen/xenbus. */
   connector?: XsConnector;
   /** Per-request timeout in ms (default 10000). */
-  requestTimeoutMs?: number;
+  timeoutMs?: number;
+  /**
+   * Attempts `open()` makes to connect the first time, with the reconnect
+   * backoff between them (default 5: about 0.75 s with the default backoff).
+   */
+  connectAttempts?: number;
   /** `false` to stay disconnected when xenstored goes away. */
   reconnect?: false | Partial<ReconnectOptions>;
   /** Attempts `transaction()` makes before giving up on EAGAIN (default 10). */
@@ -164,17 +178,33 @@ export class XenstoreClient extends XsOps {
   private constructor(options: XenstoreClientOptions) {
     super();
     this.connector = options.connector ?? defaultConnector();
-    this.timeoutMs = options.requestTimeoutMs ?? 10_000;
+    this.timeoutMs = options.timeoutMs ?? 10_000;
     this.reconnectOpts =
       options.reconnect === false ? false : { ...DEFAULT_BACKOFF, maxAttempts: Infinity, ...(options.reconnect ?? {}) };
     this.transactionAttempts = Math.max(1, options.transactionAttempts ?? 10);
   }
 
-  /** Connects (once, no retry: an absent xenstored is an `XsConnectError`) and returns the client. */
-  static async connect(options: XenstoreClientOptions = {}): Promise<XenstoreClient> {
+  /**
+   * Connects and returns the client. A refused or absent xenstored is tried
+   * again (`connectAttempts`, with the reconnect backoff) before the one
+   * `XsConnectError` that says how many attempts were made.
+   */
+  static async open(options: XenstoreClientOptions = {}): Promise<XenstoreClient> {
     const client = new XenstoreClient(options);
-    client.attach(await client.connector());
-    return client;
+    const attempts = Math.max(1, options.connectAttempts ?? 5);
+    const backoff = client.reconnectOpts === false ? DEFAULT_BACKOFF : client.reconnectOpts;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        client.attach(await client.connector());
+        return client;
+      } catch (err) {
+        if (attempt >= attempts) {
+          if (err instanceof XsConnectError) throw new XsConnectError(err.tried, { cause: err }, attempt);
+          throw err instanceof XenstoreError ? err : new XsConnectError([String(err)], { cause: err }, attempt);
+        }
+        await new Promise((r) => setTimeout(r, backoffDelay(attempt, backoff)));
+      }
+    }
   }
 
   // ---- events ----
@@ -450,7 +480,7 @@ export class XenstoreClient extends XsOps {
       if (attempt >= opts.maxAttempts) {
         const e = err instanceof XenstoreError ? err : new XenstoreError(`reconnect failed: ${String(err)}`, {}, { cause: err });
         this.emit('reconnect-failed', e);
-        void this.close();
+        this.closeWith(e);
         return;
       }
       this.scheduleReconnect();
@@ -489,13 +519,15 @@ export class XenstoreClient extends XsOps {
         failed.push({ path: w.path, error: r.reason instanceof XenstoreError ? r.reason : new XenstoreError(String(r.reason)) });
       }
     });
+    const downtimeMs = Date.now() - this.disconnectedAt;
     this.emit('reconnected', {
-      downtimeMs: Date.now() - this.disconnectedAt,
+      downtimeMs,
       attempts,
       transport: conn.transport.name,
       watches: ok.map((w) => w.path),
       failedWatches: failed,
     });
+    this.emit('resync-needed', new XsConnectionLostError(`reconnected after ${downtimeMs} ms; watch events of that time are lost`));
     for (const w of ok) {
       if (this.watches.get(w.token) === w) this.deliver(w, { path: w.path, watchPath: w.path, token: w.token, reconnect: true });
     }
@@ -506,6 +538,10 @@ export class XenstoreClient extends XsOps {
    * queued is rejected with `XsClosedError`. Idempotent.
    */
   async close(): Promise<void> {
+    this.closeWith(undefined);
+  }
+
+  private closeWith(cause: Error | undefined): void {
     if (this.closed) return;
     this.closed = true;
     if (this.reconnectTimer !== undefined) clearTimeout(this.reconnectTimer);
@@ -521,7 +557,7 @@ export class XenstoreClient extends XsOps {
     const conn = this.conn;
     this.conn = undefined;
     conn?.transport.close();
-    this.emit('close');
+    this.emit('close', cause);
   }
 
   // ---- watches ----

@@ -183,7 +183,7 @@ export class XsConnectionLostError extends XenstoreError {
 export class XsClosedError extends XenstoreError {
   constructor(ctx: XsRequestContext = {}) {
     super(`${where(ctx)} was cancelled because the xenstore client was closed`, ctx, {
-      hint: 'open a new client with XenstoreClient.connect()',
+      hint: 'open a new client with XenstoreClient.open()',
     });
   }
 }
@@ -191,12 +191,14 @@ export class XsClosedError extends XenstoreError {
 /** No xenstored could be reached at all. */
 export class XsConnectError extends XenstoreError {
   readonly tried: readonly string[];
+  readonly attempts: number;
 
-  constructor(tried: readonly string[], options: ErrorOptions = {}) {
-    super(`cannot connect to xenstored (tried ${tried.join(', ') || 'nothing'})`, {}, {
+  constructor(tried: readonly string[], options: ErrorOptions = {}, attempts = 1) {
+    super(`cannot connect to xenstored (tried ${tried.join(', ') || 'nothing'}${attempts > 1 ? `; ${attempts} attempts` : ''})`, {}, {
       hint: 'run in dom0 as root with xenstored running, or set XENSTORED_PATH to its socket',
       ...options,
     });
     this.tried = tried;
+    this.attempts = attempts;
   }
 }

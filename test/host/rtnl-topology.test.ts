@@ -43,9 +43,9 @@ t.test('vifs, bridge, uplinks and live changes', async (t) => {
   };
 
   const topo = new RtnlTopology({ prefer: 'native', netns: ns.path, timeoutMs: 3000 });
-  t.teardown(() => topo.stop());
+  t.teardown(() => topo.close());
   const errors: Error[] = [];
-  topo.on('error', (e) => errors.push(e));
+  topo.on('warning', (e) => errors.push(e));
   const first = await topo.start();
   t.same(first, [{
     ifindex: idx('vif5.0'), name: 'vif5.0', domid: 5, handle: 0,

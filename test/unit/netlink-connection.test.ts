@@ -2,7 +2,10 @@ import t from 'tap';
 import sinon from 'sinon';
 import { constants } from 'node:os';
 import { NetlinkConnection } from '../../src/netlink/connection.js';
-import { NetlinkClosedError, NetlinkDecodeError, NetlinkDumpInterruptedError, NetlinkError, NetlinkOverrunError, NetlinkTimeoutError, NetlinkTransportError } from '../../src/netlink/errors.js';
+import {
+  NetlinkBaseError, NetlinkClosedError, NetlinkDecodeError, NetlinkDumpInterruptedError, NetlinkError, NetlinkListenerError, NetlinkOverrunError,
+  NetlinkTimeoutError, NetlinkTransportError,
+} from '../../src/netlink/errors.js';
 import { VifqError } from '../../src/errors.js';
 import { NLMSG_OVERRUN, NLM_F_ACK, NLM_F_DUMP, NLM_F_DUMP_INTR, NLM_F_MULTI, NLM_F_REQUEST, type NlMsg } from '../../src/netlink/wire.js';
 import { FakeTransport, ack, done, notification, reply, tick } from '../helpers/genl-fakes.js';
@@ -137,10 +140,10 @@ t.test('a non-ENOBUFS socket error closes the connection with the cause', async 
   t.ok(tr.closed);
 });
 
-t.test('ENOBUFS is an overrun event; the connection keeps working', async (t) => {
+t.test('ENOBUFS is a resync-needed event; the connection keeps working', async (t) => {
   const { tr, c } = setup();
   const overruns: NetlinkOverrunError[] = [];
-  c.on('overrun', (e) => overruns.push(e));
+  c.on('resync-needed', (e) => overruns.push(e));
   tr.fault(E.ENOBUFS);
   tr.deliver(notification(NLMSG_OVERRUN, Buffer.alloc(0)));
   t.equal(overruns.length, 2);
@@ -178,7 +181,7 @@ t.test('truncated and malformed datagrams fail the request they belong to', asyn
   t.match((e2 as Error).message, /truncated by the socket: 70000 bytes/);
   // oversized claim on a datagram not tied to any request: event, no crash
   const bad: NetlinkDecodeError[] = [];
-  c.on('malformed', (e) => bad.push(e));
+  c.on('warning', (e) => bad.push(e as NetlinkDecodeError));
   tr.deliver(Buffer.from([0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0]));
   const b = Buffer.alloc(16);
   b.writeUInt32LE(8, 0); // nlmsg_len < header
@@ -203,4 +206,25 @@ t.test('send failure rejects at once', async (t) => {
   await t.rejects(c.request(0x20, Buffer.alloc(0)), NetlinkTransportError);
   t.equal(c.pendingCount, 0);
   await tick();
+});
+
+t.test('a notification listener that throws is a warning, not an exception in the receive callback', async (t) => {
+  const { tr, c } = setup();
+  const warnings: Error[] = [];
+  c.on('warning', (w) => warnings.push(w));
+  c.on('notification', () => { throw new Error('listener bug'); });
+  t.doesNotThrow(() => tr.deliver(notification(0x20, Buffer.from('ntf!'))));
+  t.equal(warnings.length, 1);
+  t.type(warnings[0], NetlinkListenerError);
+  t.match(warnings[0]?.message, /'notification' listener threw: listener bug/);
+  tr.onSend = (m, tt) => tt.deliver(ack(tt, m.seq));
+  await c.request(0x20, Buffer.alloc(0));
+});
+
+t.test('every netlink error has the one root class', async (t) => {
+  for (const e of [new NetlinkError('x', E.EINVAL), new NetlinkTimeoutError('x', 1), new NetlinkClosedError('x'),
+    new NetlinkDecodeError('x', 'y'), new NetlinkOverrunError('x'), new NetlinkDumpInterruptedError('x'),
+    new NetlinkTransportError('x'), new NetlinkListenerError('x', 'y')]) {
+    t.type(e, NetlinkBaseError, e.name);
+  }
 });

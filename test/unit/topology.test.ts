@@ -1,4 +1,4 @@
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { computeTopology, diffTopology, linkRole, parseVifName, RtnlTopology, type TopologyEvent, type LinkEvent } from '../../src/topology/topology.js';
 import {
   AF_BRIDGE, IFF_LOOPBACK, IFLA_IFNAME, IFLA_INFO_KIND, IFLA_LINKINFO, IFLA_MASTER, RTM_DELLINK, RTM_GETLINK, RTM_NEWLINK,
@@ -6,6 +6,9 @@ import {
 } from '../../src/topology/rtnl.js';
 import { NLM_F_MULTI, attrString, attrU32, encodeAttr } from '../../src/netlink/wire.js';
 import { constants } from 'node:os';
+import type { VifqError } from '../../src/errors.js';
+import { NetlinkDecodeError, NetlinkError, NetlinkTransportError } from '../../src/netlink/errors.js';
+import { TopologyResyncError } from '../../src/topology/errors.js';
 import { FakeTransport, done, notification, reply, tick } from '../helpers/genl-fakes.js';
 
 function link(ifindex: number, name: string, extra: Partial<RtLink> = {}): RtLink {
@@ -144,6 +147,80 @@ t.test('RtnlTopology over fake sockets: dump, events, AF_BRIDGE ignored, resync 
   t.equal(dumps, 2);
   t.same(changes.at(-1)?.vif.name, 'vif3.0');
   await tick();
-  topo.stop();
+  topo.close();
   t.ok(events.closed && requests.closed);
+});
+
+/** Fails the test if a promise rejection goes unhandled while `fn` runs (Node 20 would end a daemon). */
+async function noUnhandledRejection(t: Test, fn: () => Promise<void>): Promise<void> {
+  const seen: unknown[] = [];
+  const onRej = (r: unknown): void => { seen.push(r); };
+  process.on('unhandledRejection', onRej);
+  try {
+    await fn();
+    await new Promise((r) => setTimeout(r, 20));
+  } finally {
+    process.off('unhandledRejection', onRej);
+  }
+  t.same(seen, [], 'no unhandled rejection');
+}
+
+t.test('a re-read that fails after an overrun: the process stays up, one warning, then a retry', async (t) => {
+  await noUnhandledRejection(t, async () => {
+    const events = new FakeTransport(1);
+    const requests = new FakeTransport(2);
+    let dumps = 0;
+    const table = [
+      { ifindex: 2, name: 'eth0', master: 10 },
+      { ifindex: 10, name: 'br0', kind: 'bridge' },
+      { ifindex: 20, name: 'vif1.0', master: 10 },
+    ];
+    requests.onSend = (m, tt) => {
+      dumps++;
+      if (dumps === 2) tt.deliver(done(tt, m.seq, constants.errno.EBUSY)); // the re-dump fails
+      else tt.deliver(...table.map((l) => reply(tt, m.seq, RTM_NEWLINK, linkMsg(l), NLM_F_MULTI)), done(tt, m.seq));
+    };
+    const topo = new RtnlTopology({ transports: { events, requests }, timeoutMs: 500, resyncRetryMs: 5 });
+    const warnings: VifqError[] = [];
+    topo.on('warning', (w) => warnings.push(w));
+    await topo.start();
+    const resynced = new Promise((r) => topo.once('resync', r));
+    events.fault(constants.errno.ENOBUFS);
+    await resynced;
+    t.equal(dumps, 3, 'the failed re-dump was retried');
+    t.equal(warnings.length, 1, 'the failure is one event');
+    t.type(warnings[0], TopologyResyncError);
+    t.type(warnings[0]?.cause, NetlinkError);
+    t.match(warnings[0]?.message, /failed with EBUSY.*retrying in 5 ms/);
+    topo.close();
+  });
+});
+
+t.test('the listening socket failing closes the topology with the cause (no error event to crash on)', async (t) => {
+  const events = new FakeTransport(1);
+  const requests = new FakeTransport(2);
+  requests.onSend = (m, tt) => tt.deliver(done(tt, m.seq));
+  const topo = new RtnlTopology({ transports: { events, requests }, timeoutMs: 500 });
+  await topo.start();
+  const closed = new Promise<Error | undefined>((r) => topo.once('close', r));
+  events.fault(constants.errno.EBADF, 'poll'); // no 'warning' listener, none needed
+  const cause = await closed;
+  t.type(cause, NetlinkTransportError);
+  t.ok(requests.closed, 'the request socket is closed too');
+  topo.close(); // idempotent
+});
+
+t.test('a rtnl link notification that does not decode is a warning; the table keeps working', async (t) => {
+  const events = new FakeTransport(1);
+  const requests = new FakeTransport(2);
+  requests.onSend = (m, tt) => tt.deliver(done(tt, m.seq));
+  const topo = await RtnlTopology.open({ transports: { events, requests }, timeoutMs: 500 });
+  const warnings: VifqError[] = [];
+  topo.on('warning', (w) => warnings.push(w));
+  events.deliver(notification(RTM_NEWLINK, Buffer.alloc(8)));
+  events.deliver(notification(RTM_NEWLINK, linkMsg({ ifindex: 30, name: 'vif7.0' })));
+  t.equal(warnings.length, 1);
+  t.type(warnings[0], NetlinkDecodeError);
+  t.same(topo.vifs().map((v) => v.name), ['vif7.0']);
+  topo.close();
 });

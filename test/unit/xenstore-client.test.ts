@@ -11,6 +11,7 @@ import {
   XsAccessError,
   XsAgainError,
   XsClosedError,
+  XsConnectError,
   XsConnectionLostError,
   XsInvalidError,
   XsNoEntryError,
@@ -24,9 +25,9 @@ import { FakeConnector, flush, rawHeader, strings } from '../helpers/xenstore-fa
 
 async function setup(opts: { timeoutMs?: number; transactionAttempts?: number } = {}) {
   const fc = new FakeConnector();
-  const client = await XenstoreClient.connect({
+  const client = await XenstoreClient.open({
     connector: fc.connect,
-    requestTimeoutMs: opts.timeoutMs ?? 1000,
+    timeoutMs: opts.timeoutMs ?? 1000,
     transactionAttempts: opts.transactionAttempts ?? 3,
   });
   const warnings: XenstoreError[] = [];
@@ -197,7 +198,7 @@ t.test('each request times out on its own; late replies are ignored', async (t) 
   await client.close();
 });
 
-t.test('staggered requests each time out exactly requestTimeoutMs after they were sent', async (t) => {
+t.test('staggered requests each time out exactly timeoutMs after they were sent', async (t) => {
   const clock = sinon.useFakeTimers();
   t.teardown(() => clock.restore());
   const { fc, client } = await setup({ timeoutMs: 500 });
@@ -537,7 +538,7 @@ t.test('reconnect gives up after maxAttempts and closes', async (t) => {
   const clock = sinon.useFakeTimers();
   t.teardown(() => clock.restore());
   const fc = new FakeConnector();
-  const client = await XenstoreClient.connect({ connector: fc.connect, reconnect: { maxAttempts: 2, initialMs: 10, maxMs: 10 } });
+  const client = await XenstoreClient.open({ connector: fc.connect, reconnect: { maxAttempts: 2, initialMs: 10, maxMs: 10 } });
   const failed: XenstoreError[] = [];
   client.on('reconnect-failed', (e) => failed.push(e));
   fc.failNext = 5;
@@ -554,7 +555,7 @@ t.test('reconnect gives up after maxAttempts and closes', async (t) => {
 
 t.test('with reconnect off, a drop rejects and later calls fail fast', async (t) => {
   const fc = new FakeConnector();
-  const client = await XenstoreClient.connect({ connector: fc.connect, reconnect: false });
+  const client = await XenstoreClient.open({ connector: fc.connect, reconnect: false });
   const p = client.read('/a');
   await flush();
   fc.current.drop();
@@ -598,4 +599,55 @@ t.test('directory(): E2BIG stands when DIRECTORY_PART is unknown', async (t) => 
   fc.current.error(fc.current.last(), 'EINVAL');
   await t.rejects(p, XsTooBigError);
   await client.close();
+});
+
+t.test('open() retries a refused first connection with backoff', async (t) => {
+  const clock = sinon.useFakeTimers();
+  t.teardown(() => clock.restore());
+  const fc = new FakeConnector();
+  fc.failNext = 2;
+  let opened: XenstoreClient | undefined;
+  const p = XenstoreClient.open({ connector: fc.connect, reconnect: { initialMs: 10, maxMs: 40 } }).then((c) => { opened = c; });
+  await clock.tickAsync(9);
+  t.equal(fc.attempts, 1, 'no retry before the first backoff delay');
+  t.notOk(opened);
+  await clock.tickAsync(1 + 20);
+  await p;
+  t.equal(fc.attempts, 3);
+  t.ok(opened?.connected);
+  await opened?.close();
+});
+
+t.test('open() gives up after connectAttempts with one XsConnectError, and nothing unhandled', async (t) => {
+  const seen: unknown[] = [];
+  const onRej = (r: unknown): void => { seen.push(r); };
+  process.on('unhandledRejection', onRej);
+  t.teardown(() => { process.off('unhandledRejection', onRej); });
+  const fc = new FakeConnector();
+  fc.failNext = 100;
+  const err = await XenstoreClient.open({ connector: fc.connect, connectAttempts: 3, reconnect: { initialMs: 1, maxMs: 2 } })
+    .catch((e: unknown) => e);
+  t.type(err, XsConnectError);
+  t.equal((err as XsConnectError).attempts, 3);
+  t.match((err as XsConnectError).message, /3 attempts/);
+  t.equal(fc.attempts, 3);
+  await new Promise((r) => setTimeout(r, 10));
+  t.same(seen, []);
+});
+
+t.test('closing after reconnecting gave up says why; a reconnect asks for a resync', async (t) => {
+  const fc = new FakeConnector();
+  const client = await XenstoreClient.open({ connector: fc.connect, reconnect: { maxAttempts: 50, initialMs: 1, maxMs: 1 } });
+  const resyncs: Error[] = [];
+  client.on('resync-needed', (e) => resyncs.push(e));
+  fc.current.drop();
+  await new Promise<void>((r) => client.once('reconnected', () => r()));
+  t.equal(resyncs.length, 1);
+  t.type(resyncs[0], XsConnectionLostError);
+  fc.failNext = 1000;
+  const closed = new Promise<Error | undefined>((r) => client.once('close', r));
+  const pending = new Promise<Error | undefined>((r) => client.once('reconnect-failed', r));
+  fc.current.drop();
+  const cause = await closed;
+  t.equal(cause, await pending, 'close carries the reconnect failure');
 });

@@ -18,9 +18,9 @@ import { FaultServer, frame, okHandler, rawHeader, strings } from '../helpers/xe
 
 async function start(t: Test, handler = okHandler()) {
   const server = await FaultServer.start(handler);
-  const client = await XenstoreClient.connect({
+  const client = await XenstoreClient.open({
     connector: defaultConnector({ socketPath: server.socketPath, devicePath: false }),
-    requestTimeoutMs: 2000,
+    timeoutMs: 2000,
     reconnect: { initialMs: 10, maxMs: 40 },
   });
   t.teardown(async () => {
@@ -46,7 +46,7 @@ t.test('ops over the socket, pipelined', async (t) => {
 
 t.test('no xenstored: XsConnectError naming what was tried', async (t) => {
   const err = await t.rejects(
-    XenstoreClient.connect({ connector: defaultConnector({ socketPath: '/nonexistent/vifq/socket', devicePath: '/nonexistent/xenbus' }) }),
+    XenstoreClient.open({ connector: defaultConnector({ socketPath: '/nonexistent/vifq/socket', devicePath: '/nonexistent/xenbus' }) }),
     XsConnectError,
   );
   t.match((err as unknown as XsConnectError).tried, [/\/nonexistent\/vifq\/socket: ENOENT/, /\/nonexistent\/xenbus: ENOENT/]);
@@ -143,9 +143,9 @@ t.test('slow replies time out; the connection stays usable', async (t) => {
     if (strings(req)[0] === '/slow') return; // never answered
     base(req, conn);
   });
-  const client = await XenstoreClient.connect({
+  const client = await XenstoreClient.open({
     connector: defaultConnector({ socketPath: server.socketPath, devicePath: false }),
-    requestTimeoutMs: 80,
+    timeoutMs: 80,
   });
   t.teardown(async () => {
     await client.close();

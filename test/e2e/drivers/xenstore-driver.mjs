@@ -24,7 +24,7 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const errInfo = (e) => ({ name: e?.name, code: e?.code, message: e?.message });
 
 async function connect(opts = {}) {
-  return XenstoreClient.connect({ requestTimeoutMs: 10_000, ...opts });
+  return XenstoreClient.open({ timeoutMs: 10_000, ...opts });
 }
 
 async function ops() {
