@@ -29,10 +29,11 @@ const ENTRIES = arg('entries', 1000);
 const ROUNDS = arg('rounds', 7);
 const ROUND_MS = arg('round-ms', 200);
 
-const spec = loadYnlSpecFile(fileURLToPath(new URL('../fixtures/specs/vifq-draft.yaml', import.meta.url)));
+const spec = loadYnlSpecFile(fileURLToPath(new URL('../kernel-patch/vifq.yaml', import.meta.url)));
 const codec = new YnlCodec(spec);
 const FAMILY_ID = 0x1c;
 const reportOp = spec.opsByName.get('release-report');
+const HIST_BUCKETS = spec.consts.get('hist-buckets') ?? 24;
 if (!reportOp?.replyValue) throw new Error('spec has no release-report event');
 
 // deterministic pseudo-random data (LCG) so every run decodes the same bytes
@@ -43,11 +44,13 @@ const rnd = (max: number): number => {
 };
 const entries = Array.from({ length: ENTRIES }, (_, i) => ({
   domid: 1 + (i >> 2), handle: i & 3, ifindex: 100 + i,
-  bytes: rnd(1 << 30) * 1024 + rnd(1024), packets: rnd(1 << 30), 'latency-sum': rnd(1 << 30) * 1000,
-  'latency-max': rnd(100000), hist: Array.from({ length: 16 }, () => rnd(5000)), 'throttle-ns': rnd(1 << 30),
+  'pending-bytes': rnd(1 << 20), 'pending-packets': rnd(64),
+  bytes: rnd(1 << 30) * 1024 + rnd(1024), packets: rnd(1 << 30), 'latency-sum-ns': rnd(1 << 30) * 1000,
+  'latency-max-ns': rnd(100000), hist: Array.from({ length: HIST_BUCKETS }, () => rnd(5000)),
+  'throttle-events': rnd(1000), 'throttled-ns': rnd(1 << 30),
 }));
-const report = { seq: 1, 'timestamp-ns': 1_700_000_000_000_000, 'interval-ns': 100_000_000, entry: entries };
-const datagram = encodeNlMsg({ type: FAMILY_ID, flags: 0, seq: 0, pid: 0 }, encodeGenl(reportOp.replyValue, 1, codec.encode('release-report', report)));
+const report = { 'interval-ms': 1000, entry: entries };
+const datagram = encodeNlMsg({ type: FAMILY_ID, flags: 0, seq: 0, pid: 0 }, encodeGenl(reportOp.replyValue, 1, codec.encode(reportOp.attributeSet, report)));
 const json = JSON.stringify(report);
 
 function decodeDatagram(b: Buffer): YnlObject {

@@ -9,6 +9,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
+import type { VifqVifComplete } from '../../src/vifq/types.js';
 import { REPO, type Lab } from './lab.js';
 
 export const DRIVER = 'node /vifq/test/e2e/drivers/vifq-nl.mjs';
@@ -31,27 +32,8 @@ export interface NlError {
   error: { name?: string; code?: string; errno?: number; message?: string; extack?: { message?: string; offset?: number; policy: boolean } };
 }
 
-export interface VifInfo {
-  ifindex: number;
-  domid: number;
-  handle: number;
-  ifname: string;
-  'limit-bytes': number;
-  'limit-packets': number;
-  'pending-bytes': number;
-  'pending-packets': number;
-  bytes: number;
-  packets: number;
-  'released-early': number;
-  'latency-ns': number;
-  'throttle-events': number;
-  'throttled-ns': number;
-  priority: string;
-  group: number;
-  'timeout-ms': number;
-  'lowprio-timeout-sends': number;
-  hist: number[];
-}
+/** A vif as the driver prints it (JSON: counters are numbers), typed from the generated spec types. */
+export type VifInfo = VifqVifComplete;
 
 export function shq(s: string): string {
   return `'${s.replace(/'/g, `'\\''`)}'`;

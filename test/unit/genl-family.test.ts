@@ -11,7 +11,7 @@ import { NLM_F_MULTI, parseAttrs } from '../../src/netlink/wire.js';
 import { FakeTransport, ack, ctrlFamilyAttrs, done, genlPayload, notification, reply } from '../helpers/genl-fakes.js';
 
 const VIFQ_ID = 0x1c;
-const vifqSpec = loadYnlSpecFile(fileURLToPath(new URL('../../fixtures/specs/vifq-draft.yaml', import.meta.url)));
+const vifqSpec = loadYnlSpecFile(fileURLToPath(new URL('../../kernel-patch/vifq.yaml', import.meta.url)));
 
 /** A fake kernel with nlctrl knowing `vifq`, and a vifq family with two vifs. */
 function fakeKernel(): { tr: FakeTransport; client: GenlClient } {
@@ -39,7 +39,7 @@ class YnlFamilyProbe {
     const cmd = m.payload.readUInt8(0);
     // hand-built replies: the codec under test must decode them
     const vif = (domid: number, ifindex: number): Buffer => Buffer.concat([
-      attr32(1, domid), attr32(2, 0), attr32(3, ifindex), attr32(5, 65536), attr32(7, 1),
+      attr32(2, domid), attr32(3, 0), attr32(1, ifindex), attr32(5, 65536), attr32(17, 1),
     ]);
     if (cmd === 1 && m.flags & 0x300) {
       tt.deliver(
@@ -48,7 +48,7 @@ class YnlFamilyProbe {
         done(tt, m.seq),
       );
     } else if (cmd === 1) {
-      const ifindex = parseAttrs(m.payload.subarray(4)).find((a) => a.type === 3)?.value.readUInt32LE(0);
+      const ifindex = parseAttrs(m.payload.subarray(4)).find((a) => a.type === 1)?.value.readUInt32LE(0);
       if (ifindex === 5) tt.deliver(reply(tt, m.seq, VIFQ_ID, genlPayload(1, vif(1, 5))), ack(tt, m.seq));
       else tt.deliver(ack(tt, m.seq, constants.errno.ENOENT, { msg: 'no vif with this ifindex', offs: 20 }));
     } else if (cmd === 2) {
@@ -115,16 +115,16 @@ t.test('vifq spec drives do, dump, errors and subscriptions with no hand-written
   vifq.on('notification', (n) => got.push(n));
   const errors: Error[] = [];
   vifq.on('warning', (x) => errors.push(x));
-  const report = vifq.codec.encode('release-report', {
-    seq: 1, entry: [{ domid: 1, handle: 0, ifindex: 5, bytes: 1500, packets: 1, hist: [0, 1] }],
+  const report = vifq.codec.encode('report', {
+    'interval-ms': 1000, entry: [{ domid: 1, handle: 0, ifindex: 5, bytes: 1500, packets: 1, hist: [0, 1] }],
   });
   tr.deliver(notification(VIFQ_ID, genlPayload(7, report)));
-  tr.deliver(notification(VIFQ_ID, genlPayload(5, attr32(3, 8))));
-  tr.deliver(notification(VIFQ_ID, genlPayload(6, attr32(3, 8))));
-  tr.deliver(notification(VIFQ_ID + 1, genlPayload(6, attr32(3, 8))), notification(VIFQ_ID, genlPayload(99, Buffer.alloc(0))));
-  tr.deliver(notification(VIFQ_ID, genlPayload(5, Buffer.from([8, 0, 3, 0, 1]))));
-  t.same(got.map((n) => n.op), ['release-report', 'vif-new-ntf', 'vif-del-ntf']);
-  t.same(got[0]?.attrs, { seq: 1, entry: [{ domid: 1, handle: 0, ifindex: 5, bytes: 1500, packets: 1, hist: [0, 1] }] });
+  tr.deliver(notification(VIFQ_ID, genlPayload(3, attr32(1, 8))));
+  tr.deliver(notification(VIFQ_ID, genlPayload(4, attr32(1, 8))));
+  tr.deliver(notification(VIFQ_ID + 1, genlPayload(4, attr32(1, 8))), notification(VIFQ_ID, genlPayload(99, Buffer.alloc(0))));
+  tr.deliver(notification(VIFQ_ID, genlPayload(3, Buffer.from([8, 0, 1, 0, 1]))));
+  t.same(got.map((n) => n.op), ['release-report', 'vif-new', 'vif-del']);
+  t.same(got[0]?.attrs, { 'interval-ms': 1000, entry: [{ domid: 1, handle: 0, ifindex: 5, bytes: 1500, packets: 1, hist: [0, 1] }] });
   t.equal(errors.length, 2, 'unknown cmd and bad bytes are warning events, not throws');
   t.equal(vifq.decodeFailures, 2, 'and counted');
   t.type(errors[0], NetlinkDecodeError);

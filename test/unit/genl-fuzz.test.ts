@@ -15,7 +15,7 @@ import { decodeLink } from '../../src/topology/rtnl.js';
 import { NetlinkConnection } from '../../src/netlink/connection.js';
 import { FakeTransport } from '../helpers/genl-fakes.js';
 
-const vifq = loadYnlSpecFile(fileURLToPath(new URL('../../fixtures/specs/vifq-draft.yaml', import.meta.url)));
+const vifq = loadYnlSpecFile(fileURLToPath(new URL('../../kernel-patch/vifq.yaml', import.meta.url)));
 const netdev = loadYnlSpecFile(fileURLToPath(new URL('../../fixtures/specs/netdev.yaml', import.meta.url)));
 const ethtool = loadYnlSpecFile(fileURLToPath(new URL('../../fixtures/specs/ethtool-excerpt.yaml', import.meta.url)));
 
@@ -36,7 +36,9 @@ const attrish = fc.array(
 ).map((xs) => Buffer.concat(xs.map((x) => encodeAttr(x.type, Buffer.from(x.body), x.nested))));
 const bytes = fc.oneof(fc.uint8Array({ maxLength: 256 }).map((u) => Buffer.from(u)), attrish,
   // nested attributes inside nested attributes
-  attrish.map((inner) => Buffer.concat([encodeAttr(5, inner, true), encodeAttr(5, encodeAttr(9, inner, true), true)])));
+  attrish.map((inner) => Buffer.concat([encodeAttr(5, inner, true), encodeAttr(5, encodeAttr(9, inner, true), true)])),
+  // vifq's report.entry (2) holding report-entry attributes
+  attrish.map((inner) => Buffer.concat([encodeAttr(2, inner, true), encodeAttr(2, encodeAttr(10, inner, true), true)])));
 
 const runs = { numRuns: 400, seed: 20261125 };
 
@@ -78,15 +80,16 @@ t.test('random vifq release reports round-trip', async (t) => {
   const u32 = fc.integer({ min: 0, max: 0xffffffff });
   const u64 = fc.oneof(fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }), fc.bigInt({ min: 2n ** 53n, max: 2n ** 64n - 1n }));
   const entry = fc.record({
-    domid: u32, handle: u32, ifindex: u32, bytes: u64, packets: u64, 'latency-sum': u64, 'latency-max': u32,
-    hist: fc.array(u32, { maxLength: 32 }), 'throttle-ns': u64,
-  }, { requiredKeys: ['domid'] });
-  const report = fc.record({ seq: u32, 'timestamp-ns': u64, entry: fc.array(entry, { minLength: 1, maxLength: 20 }) });
+    ifindex: u32, domid: u32, handle: u32, 'pending-bytes': u64, 'pending-packets': u32, bytes: u64, packets: u64,
+    'latency-sum-ns': u64, 'latency-max-ns': u64, hist: fc.array(u64, { minLength: 1, maxLength: 24 }),
+    'throttle-events': u64, 'throttled-ns': u64,
+  }, { requiredKeys: ['ifindex'] });
+  const report = fc.record({ 'interval-ms': u32, entry: fc.array(entry, { minLength: 1, maxLength: 20 }) });
   fc.assert(fc.property(report, (r) => {
-    t.same(c.decode('release-report', c.encode('release-report', r)), r);
+    t.same(c.decode('report', c.encode('report', r)), r);
     return true;
   }), { numRuns: 100, seed: 7 });
   // and a truncation of a valid report at any point is a typed error or a shorter valid decode
-  const b = c.encode('release-report', { seq: 1, entry: [{ domid: 1, bytes: 5, hist: [1, 2] }] });
-  for (let n = 0; n < b.length; n++) t.ok(onlyDecodeErrors(() => c.decode('release-report', b.subarray(0, n))));
+  const b = c.encode('report', { 'interval-ms': 1000, entry: [{ ifindex: 1, bytes: 5, hist: [1, 2] }] });
+  for (let n = 0; n < b.length; n++) t.ok(onlyDecodeErrors(() => c.decode('report', b.subarray(0, n))));
 });

@@ -7,7 +7,17 @@ import { YnlSpecError } from '../../src/genl/errors.js';
 import { encodeAttr, attrU32, NLA_F_NESTED } from '../../src/netlink/wire.js';
 
 const spec = (f: string): string => fileURLToPath(new URL(`../../fixtures/specs/${f}`, import.meta.url));
-const vifq = loadYnlSpecFile(spec('vifq-draft.yaml'));
+/** The kernel's spec, the one source of truth for the vifq wire format. */
+const vifq = loadYnlSpecFile(fileURLToPath(new URL('../../kernel-patch/vifq.yaml', import.meta.url)));
+/** Codec features the vifq spec does not use (binary with sub-type, max-len strings). */
+const features = parseYnlSpec(`
+name: features
+attribute-sets:
+  - name: s
+    attributes:
+      - {name: label, type: string, checks: {max-len: 15}}
+      - {name: words, type: binary, sub-type: u32}
+`, 'features');
 
 function u64(type: number, v: bigint): Buffer {
   const b = Buffer.alloc(8);
@@ -15,16 +25,18 @@ function u64(type: number, v: bigint): Buffer {
   return encodeAttr(type, b);
 }
 
-t.test('vifq draft: ops, numbering, groups', async (t) => {
+t.test('vifq spec: ops, numbering, groups', async (t) => {
   t.same(vifq.operations.map((o) => [o.name, o.requestValue, o.replyValue]), [
-    ['vif-get', 1, 1], ['vif-set', 2, 2], ['config-get', 3, 3], ['config-set', 4, 4],
-    ['vif-new-ntf', undefined, 5], ['vif-del-ntf', undefined, 6], ['release-report', undefined, 7],
+    ['vif-get', 1, 1], ['vif-set', 2, 2], ['vif-new', undefined, 3], ['vif-del', undefined, 4],
+    ['config-get', 5, 5], ['config-set', 6, 6], ['release-report', undefined, 7],
   ]);
-  t.equal(vifq.opsByName.get('vif-new-ntf')?.attributeSet, 'vif', 'notify inherits the attribute set');
+  t.equal(vifq.opsByName.get('vif-new')?.attributeSet, 'vif', 'notify inherits the attribute set');
   t.same(vifq.mcastGroups, ['config', 'reports']);
   t.same(vifq.opsByName.get('vif-set')?.flags, ['admin-perm']);
   const vif = vifq.attributeSets.get('vif');
-  t.same(vif?.attrs.slice(0, 5).map((a) => [a.name, a.value]), [['domid', 1], ['handle', 2], ['ifindex', 3], ['pad', 4], ['limit-bytes', 5]]);
+  t.same(vif?.attrs.slice(0, 5).map((a) => [a.name, a.value]), [['ifindex', 1], ['domid', 2], ['handle', 3], ['ifname', 4], ['limit-bytes', 5]]);
+  t.same(vif?.attrs.find((a) => a.name === 'throttled-ns')?.type, 'u64');
+  t.same(vif?.attrs.find((a) => a.name === 'pending-bytes')?.type, 'u64');
 });
 
 t.test('ethtool excerpt: directional numbering and unused attrs', async (t) => {
@@ -62,18 +74,21 @@ t.test('netdev.yaml from the kernel loads; subset-of resolves', async (t) => {
 
 t.test('encode/decode round trip of vif-set attributes', async (t) => {
   const c = new YnlCodec(vifq);
-  const v = { ifindex: 12, 'limit-bytes': 65536, priority: 'low', group: 4, 'timeout-ms': 20, name: 'vif3.0', hist: [1, 2, 3] };
+  const v = { ifindex: 12, 'limit-bytes': 65536, priority: 'low', group: 4, 'timeout-ms': 20, ifname: 'vif3.0', hist: [1, 2, 3] };
   const b = c.encode('vif', v);
   t.same(c.decode('vif', b), v);
   // enums accept numbers; decode returns names, unknown values stay numbers
   t.same(c.decode('vif', c.encode('vif', { priority: 1 })), { priority: 'low' });
-  t.same(c.decode('vif', attrU32(7, 9)), { priority: 9 });
+  t.same(c.decode('vif', attrU32(17, 9)), { priority: 9 });
+  // binary with a sub-type is an array of that type
+  const f = new YnlCodec(features);
+  t.same(f.decode('s', f.encode('s', { label: 'vif3.0', words: [1, 2, 3] })), { label: 'vif3.0', words: [1, 2, 3] });
 });
 
 t.test('u64: number when safe, bigint beyond 2^53; encoders take both', async (t) => {
   const c = new YnlCodec(vifq);
-  t.same(c.decode('vif', u64(12, 2n ** 53n - 1n)), { bytes: Number.MAX_SAFE_INTEGER });
-  t.same(c.decode('vif', u64(12, 2n ** 64n - 1n)), { bytes: 2n ** 64n - 1n });
+  t.same(c.decode('vif', u64(9, 2n ** 53n - 1n)), { bytes: Number.MAX_SAFE_INTEGER });
+  t.same(c.decode('vif', u64(9, 2n ** 64n - 1n)), { bytes: 2n ** 64n - 1n });
   t.same(c.decode('vif', c.encode('vif', { bytes: 2n ** 63n })), { bytes: 2n ** 63n });
 });
 
@@ -82,17 +97,18 @@ t.test('encode rejects what the spec forbids, typed', async (t) => {
   const bad: Array<[Record<string, unknown>, RegExp]> = [
     [{ nope: 1 }, /has no attribute "nope"/],
     [{ ifindex: 0 }, /below the minimum 1/],
-    [{ 'timeout-ms': 60001 }, /above the maximum 60000/],
+    [{ 'timeout-ms': 30001 }, /above the maximum 30000/],
+    [{ domid: 32752 }, /above the maximum 32751/],
     [{ ifindex: -1 }, /below the minimum|out of range/],
     [{ ifindex: 2 ** 32 }, /out of range for u32/],
     [{ ifindex: 1.5 }, /not an integer/],
     [{ priority: 'medium' }, /"medium" is not in enum "priority"/],
-    [{ name: 'a-name-longer-than-15' }, /longer than max-len 15/],
-    [{ name: 'a\0b' }, /cannot contain NUL/],
-    [{ hist: 'x' }, /expected an array/],
+    [{ ifname: 'a\0b' }, /cannot contain NUL/],
+    [{ hist: 'x' }, /multi-attr needs an array/],
     [{ pad: 1 }, /has no attribute "pad"/],
   ];
   for (const [v, re] of bad) t.throws(() => c.encode('vif', v), { name: 'NetlinkEncodeError', message: re }, JSON.stringify(v));
+  t.throws(() => new YnlCodec(features).encode('s', { label: 'a-name-longer-than-15' }), { name: 'NetlinkEncodeError', message: /longer than max-len 15/ });
   t.throws(() => c.encode('vif', { 'limit-bytes': 5 }, ['ifindex']), NetlinkEncodeError, 'op request list enforced');
   t.throws(() => c.encode('nope', {}), YnlSpecError);
 });
@@ -100,50 +116,52 @@ t.test('encode rejects what the spec forbids, typed', async (t) => {
 t.test('nested multi-attr release report', async (t) => {
   const c = new YnlCodec(vifq);
   const report = {
-    seq: 9, 'timestamp-ns': 123456789, 'interval-ns': 100_000_000,
+    'interval-ms': 100,
     entry: [
-      { domid: 1, handle: 0, ifindex: 5, bytes: 1000, packets: 3, 'latency-sum': 900, 'latency-max': 400, hist: [0, 1, 2], 'throttle-ns': 0 },
-      { domid: 2, handle: 1, ifindex: 6, bytes: 2 ** 40, packets: 1, 'latency-sum': 1, 'latency-max': 1, hist: [], 'throttle-ns': 77 },
+      { ifindex: 5, domid: 1, handle: 0, bytes: 1000, packets: 3, 'latency-sum-ns': 900, 'latency-max-ns': 400, hist: [0, 1, 2], 'throttled-ns': 0 },
+      { ifindex: 6, domid: 2, handle: 1, bytes: 2 ** 40, packets: 1, 'latency-sum-ns': 1, 'latency-max-ns': 1, 'throttled-ns': 77 },
     ],
   };
-  const b = c.encode('release-report', report);
-  t.same(c.decode('release-report', b), report);
+  const b = c.encode('report', report);
+  t.same(c.decode('report', b), report);
+  // an empty multi-attr list is no attribute at all, as the kernel sends it
+  t.same(c.decode('report', c.encode('report', { entry: [{ ifindex: 1, hist: [] }] })), { entry: [{ ifindex: 1 }] });
   // nests carry NLA_F_NESTED, as strict kernel policies require
-  const entryOff = b.indexOf(Buffer.from([0x05, 0x80]));
+  const entryOff = b.indexOf(Buffer.from([0x02, 0x80]));
   t.ok(entryOff > 0 && (b.readUInt16LE(entryOff) & NLA_F_NESTED) !== 0);
 });
 
 t.test('unknown attributes are skipped and counted', async (t) => {
   const c = new YnlCodec(vifq);
-  const b = Buffer.concat([attrU32(3, 5), attrU32(200, 1), encodeAttr(201, Buffer.alloc(13)), attrU32(1, 7)]);
+  const b = Buffer.concat([attrU32(1, 5), attrU32(200, 1), encodeAttr(201, Buffer.alloc(13)), attrU32(2, 7)]);
   t.same(c.decode('vif', b), { ifindex: 5, domid: 7 });
   t.equal(c.stats.unknownAttributes, 2);
-  const nested = encodeAttr(5, Buffer.concat([attrU32(1, 3), attrU32(99, 0)]), true);
-  t.same(c.decode('release-report', nested), { entry: [{ domid: 3 }] });
+  const nested = encodeAttr(2, Buffer.concat([attrU32(2, 3), attrU32(99, 0)]), true);
+  t.same(c.decode('report', nested), { entry: [{ domid: 3 }] });
   t.equal(c.stats.unknownAttributes, 3);
 });
 
 t.test('wrong lengths are typed decode errors with a path', async (t) => {
   const c = new YnlCodec(vifq);
   const cases: Array<[string, Buffer, RegExp]> = [
-    ['vif', encodeAttr(3, Buffer.alloc(2)), /vif\.ifindex: u32 needs 4 bytes, got 2/],
-    ['vif', encodeAttr(12, Buffer.alloc(4)), /vif\.bytes: u64 needs 8 bytes, got 4/],
-    ['vif', encodeAttr(17, Buffer.alloc(6)), /vif\.hist: binary of u32 has 6 bytes/],
-    ['release-report', encodeAttr(5, encodeAttr(8, Buffer.alloc(3)), true), /release-report\.entry\[0\]\.latency-max: u32 needs 4/],
-    ['vif', Buffer.from([8, 0, 3, 0, 1, 0]), /nla_len 8, only 6 bytes left/],
-    ['vif', Buffer.from([2, 0, 3, 0]), /nla_len 2 < 4/],
-    ['vif', Buffer.concat([attrU32(3, 1), Buffer.from([1, 2])]), /2 trailing bytes/],
+    ['vif', encodeAttr(1, Buffer.alloc(2)), /vif\.ifindex: u32 needs 4 bytes, got 2/],
+    ['vif', encodeAttr(9, Buffer.alloc(4)), /vif\.bytes: u64 needs 8 bytes, got 4/],
+    ['report', encodeAttr(2, encodeAttr(5, Buffer.alloc(3)), true), /report\.entry\[0\]\.pending-packets: u32 needs 4/],
+    ['vif', Buffer.from([8, 0, 1, 0, 1, 0]), /nla_len 8, only 6 bytes left/],
+    ['vif', Buffer.from([2, 0, 1, 0]), /nla_len 2 < 4/],
+    ['vif', Buffer.concat([attrU32(1, 1), Buffer.from([1, 2])]), /2 trailing bytes/],
   ];
   for (const [set, b, re] of cases) t.throws(() => c.decode(set, b), { name: 'NetlinkDecodeError', message: re }, re.source);
+  t.throws(() => new YnlCodec(features).decode('s', encodeAttr(2, Buffer.alloc(6))), { name: 'NetlinkDecodeError', message: /s\.words: binary of u32 has 6 bytes/ });
 });
 
 t.test('non-UTF-8 strings are rejected, not mangled', async (t) => {
   const c = new YnlCodec(vifq);
-  const e = (() => { try { c.decode('vif', encodeAttr(18, Buffer.from([0x76, 0xff, 0xfe, 0]))); } catch (x) { return x; } return undefined; })();
+  const e = (() => { try { c.decode('vif', encodeAttr(4, Buffer.from([0x76, 0xff, 0xfe, 0]))); } catch (x) { return x; } return undefined; })();
   t.type(e, NetlinkDecodeError);
-  t.match((e as Error).message, /vif\.name: string is not valid UTF-8/);
-  t.same(c.decode('vif', encodeAttr(18, Buffer.from('vif1.0\0', 'utf8'))), { name: 'vif1.0' });
-  t.same(c.decode('vif', encodeAttr(18, Buffer.from('vif1.0', 'utf8'))), { name: 'vif1.0' }, 'unterminated string still decodes');
+  t.match((e as Error).message, /vif\.ifname: string is not valid UTF-8/);
+  t.same(c.decode('vif', encodeAttr(4, Buffer.from('vif1.0\0', 'utf8'))), { ifname: 'vif1.0' });
+  t.same(c.decode('vif', encodeAttr(4, Buffer.from('vif1.0', 'utf8'))), { ifname: 'vif1.0' }, 'unterminated string still decodes');
 });
 
 t.test('nesting deeper than maxDepth is refused', async (t) => {
