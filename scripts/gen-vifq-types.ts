@@ -52,7 +52,7 @@ function checksText(c: YnlChecks): string | undefined {
 
 class Generator {
   private readonly p: string;
-  constructor(private readonly spec: YnlSpec, private readonly version: number) {
+  constructor(private readonly spec: YnlSpec, private readonly version: number, private readonly yaml: string) {
     this.p = pascal(spec.name);
   }
 
@@ -180,6 +180,9 @@ class Generator {
     for (const op of s.operations) if (op.mcgrp && (op.notify || op.event)) o.push(`  ${key(op.name)}: '${op.mcgrp}',`);
     o.push('};');
     o.push('');
+    o.push('/** The spec itself, so the codec needs no file at run time (parse with parseYnlSpec). */');
+    o.push(`export const ${P}_SPEC_YAML = ${JSON.stringify(this.yaml)};`);
+    o.push('');
     return o.join('\n');
   }
 }
@@ -187,9 +190,10 @@ class Generator {
 /** Generated text for a spec file (`specPath` as it should appear in the header). */
 export function generate(specFile: string, specPath: string): string {
   const spec = loadYnlSpecFile(specFile);
-  const raw = parseYaml(readFileSync(specFile, 'utf8')) as { version?: unknown };
+  const text = readFileSync(specFile, 'utf8');
+  const raw = parseYaml(text) as { version?: unknown };
   const version = typeof raw.version === 'number' ? raw.version : 1; // ynl-gen-c.py's default
-  return new Generator(spec, version).render(specPath);
+  return new Generator(spec, version, text).render(specPath);
 }
 
 /** The command line; returns the exit status. */

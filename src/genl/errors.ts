@@ -5,9 +5,7 @@ export class FamilyNotFoundError extends NetlinkBaseError {
   readonly family: string;
   constructor(family: string, hint?: string) {
     super(`generic netlink family "${family}" is not registered in the running kernel`, {
-      hint: hint ?? (family === 'vifq'
-        ? 'is the vifq module loaded? run `vifq doctor`'
-        : `is the module providing "${family}" loaded?`),
+      hint: hint ?? `is the module providing "${family}" loaded? (lsmod; modprobe it)`,
       exitCode: 3,
     });
     this.family = family;

@@ -16,6 +16,7 @@ export const GENL_HDRLEN = 4;
 export const GENL_ID_CTRL = 0x10;
 export const CTRL_CMD_GETFAMILY = 3;
 export const CTRL_CMD_NEWFAMILY = 1;
+export const CTRL_CMD_DELFAMILY = 2;
 export const CTRL_ATTR_FAMILY_ID = 1;
 export const CTRL_ATTR_FAMILY_NAME = 2;
 export const CTRL_ATTR_VERSION = 3;

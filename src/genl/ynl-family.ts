@@ -39,7 +39,7 @@ export class YnlFamily extends EventEmitter<YnlFamilyEvents> {
   readonly client: GenlClient;
   readonly spec: YnlSpec;
   readonly codec: YnlCodec;
-  readonly family: GenlFamily;
+  private fam: GenlFamily;
   /** Notifications of this family that did not decode (each also a 'warning' event). */
   decodeFailures = 0;
 
@@ -47,7 +47,7 @@ export class YnlFamily extends EventEmitter<YnlFamilyEvents> {
     super();
     this.client = client;
     this.spec = spec;
-    this.family = family;
+    this.fam = family;
     this.codec = codec;
     client.on('notification', (g) => {
       if (g.familyId !== this.family.id) return;
@@ -61,6 +61,22 @@ export class YnlFamily extends EventEmitter<YnlFamilyEvents> {
       }
       this.emit('notification', n);
     });
+  }
+
+  /** The kernel's registration of the family (id, version, groups) this object talks to. */
+  get family(): GenlFamily {
+    return this.fam;
+  }
+
+  /**
+   * Talk to a new registration of the family (the module was reloaded: new id, new group
+   * ids). Requests from now on use it; groups must be joined again by the caller.
+   */
+  rebind(family: GenlFamily): void {
+    if (family.name !== this.spec.name) {
+      throw new NetlinkEncodeError(`${this.spec.name} rebind`, `family "${family.name}" is not "${this.spec.name}"`);
+    }
+    this.fam = family;
   }
 
   /** Resolve the family named by the spec (FamilyNotFoundError if the kernel lacks it). */

@@ -118,7 +118,11 @@ export class NetlinkDumpInterruptedError extends NetlinkBaseError {
 
 /** The transport cannot provide what was asked (no addon, no netns support...). */
 export class NetlinkTransportError extends NetlinkBaseError {
+  /** The system error's name (`EPERM`...) when a syscall failed, else undefined. */
+  readonly code: string | undefined;
   constructor(message: string, hint?: string, cause?: unknown) {
     super(message, hint === undefined ? { cause } : { hint, cause });
+    const code = (cause as { code?: unknown } | undefined)?.code;
+    this.code = typeof code === 'string' && /^E[A-Z0-9]+$/.test(code) ? code : undefined;
   }
 }

@@ -1,11 +1,15 @@
 #!/usr/bin/env node
-// vifq-nl.mjs - the vifq generic netlink family from dom0, through the project's
-// own YNL codec (dist/genl) driven by kernel-patch/vifq.yaml. Prints JSON.
+// vifq-nl.mjs - the vifq generic netlink family from dom0, through the project's typed
+// client (dist/vifq: VifqClient, its codec driven by kernel-patch/vifq.yaml). Prints JSON.
 //   node vifq-nl.mjs dump                       all vifs (vif-get dump)
 //   node vifq-nl.mjs get '{"ifindex":7}'        one vif (vif-get do)
 //   node vifq-nl.mjs set '{"ifindex":7,"limit-bytes":65536}'
 //   node vifq-nl.mjs config-get | config-set '{"report-interval-ms":100}'
-//   node vifq-nl.mjs listen SECS                reports + config notifications as JSON lines
+//   node vifq-nl.mjs listen SECS                release deltas, vif-new/vif-del and resync-needed
+//                                               events of VifqClient.events() as JSON lines
+//   node vifq-nl.mjs reload-check MODULE        with one client open: unload and load MODULE
+//                                               (a path to the .ko), then list the vifs again on
+//                                               the same client; prints {before, after, events}
 //   node vifq-nl.mjs sample IFINDEX[,...] SECS [READYFILE]
 //                                               poll vif-get as fast as it answers; prints per vif the
 //                                               sample count, how many saw pending > 0, and the
@@ -17,9 +21,9 @@
 // Option --as-nobody (anywhere): switch to uid/gid 65534 before opening the socket, so
 // the kernel sees a caller without CAP_NET_ADMIN (the EPERM check of admin-perm ops).
 // A kernel error prints {"error":{"code":"EINVAL","message":"<extack>"}} and exits 1.
-import { GenlClient, YnlFamily, loadYnlSpecFile } from '../../../dist/genl/index.js';
+import { execFileSync } from 'node:child_process';
+import { VifqClient } from '../../../dist/vifq/index.js';
 
-const SPEC = process.env.VIFQ_SPEC ?? new URL('../../../kernel-patch/vifq.yaml', import.meta.url).pathname;
 const argv = process.argv.slice(2);
 const asNobody = argv.includes('--as-nobody');
 const args = argv.filter((a) => a !== '--as-nobody');
@@ -27,44 +31,62 @@ const [cmd = 'dump', arg = '{}'] = args;
 const replacer = (_k, v) => (typeof v === 'bigint' ? Number(v) : Buffer.isBuffer(v) ? v.toString('hex') : v);
 const print = (x) => process.stdout.write(JSON.stringify(x, replacer) + '\n');
 
-// read the spec before dropping privileges (the checkout may not be world-readable)
-const spec = loadYnlSpecFile(SPEC);
 if (asNobody) {
   process.setgroups?.([]);
   process.setgid(65534);
   process.setuid(65534);
 }
-const errorOf = (error) => ({
-  error: {
-    name: error?.name, code: error?.code, errno: error?.errno,
-    message: error?.extack?.message ?? error?.message,
-    extack: error?.extack ? { message: error.extack.message, offset: error.extack.offset, policy: error.extack.policy !== undefined } : undefined,
-  },
-});
+// the kernel's errno and extack live on the NetlinkError, which typed client errors
+// (VifNotFoundError...) carry as their cause
+const errorOf = (error) => {
+  let k = error;
+  while (k && k.extack === undefined && k.errno === undefined && k.code === undefined && k.cause) k = k.cause;
+  return {
+    error: {
+      name: error?.name, code: k?.code, errno: k?.errno,
+      message: k?.extack?.message ?? error?.message,
+      extack: k?.extack ? { message: k.extack.message, offset: k.extack.offset, policy: k.extack.policy !== undefined } : undefined,
+    },
+  };
+};
+const json = (a) => (typeof a === 'string' ? JSON.parse(a) : a);
+/** {ifindex | domid, handle, ...settings} -> [selector, settings] (passed on as given: the kernel judges) */
+function split(a) {
+  const { ifindex, domid, handle, ...settings } = json(a);
+  const sel = Object.fromEntries(Object.entries({ ifindex, domid, handle }).filter(([, v]) => v !== undefined));
+  return [sel, settings];
+}
 
-const client = GenlClient.open();
-let vifq;
+let client;
 
 async function run(cmd, arg = '{}', rest = []) {
   switch (cmd) {
-    case 'dump': return vifq.dump('vif-get');
-    case 'get': return vifq.do('vif-get', typeof arg === 'string' ? JSON.parse(arg) : arg);
-    case 'set': return (await vifq.do('vif-set', typeof arg === 'string' ? JSON.parse(arg) : arg)) ?? { ok: true };
-    case 'config-get': return vifq.do('config-get');
-    case 'config-set': return (await vifq.do('config-set', typeof arg === 'string' ? JSON.parse(arg) : arg)) ?? { ok: true };
+    case 'dump': return client.listVifs();
+    case 'get': return client.getVif(json(arg));
+    case 'set': { const [sel, settings] = split(arg); await client.setVif(sel, settings); return { ok: true }; }
+    case 'config-get': return client.getConfig();
+    case 'config-set': await client.setConfig(json(arg)); return { ok: true };
     case 'raw': {
       const [op, hex = ''] = [arg, ...rest];
-      const fam = await client.resolveFamily(spec.name);
-      const n = /^\d+$/.test(String(op)) ? Number(op) : vifq.op(op).requestValue;
-      const replies = await client.request(fam.id, n, fam.version, Buffer.from(hex, 'hex'), { name: `vifq raw cmd ${n}` });
-      return { ok: true, replies: replies.length };
+      const replies = await client.raw(/^\d+$/.test(String(op)) ? Number(op) : op, Buffer.from(hex, 'hex'));
+      return { ok: true, replies };
     }
     default: throw new Error(`unknown command ${cmd}`);
   }
 }
 
+/** Collects the client's events until `ms` pass (the iterator is ended by return()). */
+async function collect(it, ms, onEvent) {
+  const timer = setTimeout(() => void it.return(), ms);
+  try {
+    for await (const ev of it) onEvent(ev);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 try {
-  vifq = await YnlFamily.open(client, spec);
+  client = await VifqClient.open();
   switch (cmd) {
     case 'batch': {
       // batch '[["get",{"ifindex":9999}],["raw","vif-get","0600010005000000"]]': one JSON line
@@ -80,14 +102,24 @@ try {
     }
     case 'listen': {
       const secs = Number(arg === '{}' ? 5 : arg);
-      const events = GenlClient.open();
-      const ev = await YnlFamily.open(events, spec);
-      await ev.subscribe('reports');
-      await ev.subscribe('config');
-      ev.on('notification', (n) => print({ t: Date.now(), op: n.op, attrs: n.attrs }));
+      const it = client.events();
+      await it.ready(); // joins the groups: EPERM without CAP_NET_ADMIN
       print({ ready: true });
-      await new Promise((r) => setTimeout(r, secs * 1000));
-      events.close();
+      await collect(it, secs * 1000, (ev) => print({ t: Date.now(), ...ev }));
+      break;
+    }
+    case 'reload-check': {
+      // one client across a module reload: the next listVifs() must work without a new client
+      const ko = arg;
+      const before = (await client.listVifs()).length;
+      const events = [];
+      const it = client.events({ reports: false });
+      await it.ready();
+      execFileSync('rmmod', ['xen_netback']);
+      execFileSync('insmod', [ko]);
+      await collect(it, 3000, (ev) => events.push(ev.type === 'resync-needed' ? ev.reason : ev.type));
+      const after = (await client.listVifs()).length;
+      print({ before, after, events, familyId: client.family.id });
       break;
     }
     case 'sample': {
@@ -100,7 +132,7 @@ try {
       const end = Date.now() + Number(secs) * 1000;
       while (Date.now() < end) {
         for (const [i, out] of stats) {
-          const v = await vifq.do('vif-get', { ifindex: i });
+          const v = await client.getVif({ ifindex: i });
           const b = Number(v['pending-bytes']);
           out.samples++;
           if (b > 0) { out.nonZero++; out.nz.push(b); }
@@ -123,5 +155,5 @@ try {
   print(errorOf(error));
   process.exitCode = 1;
 } finally {
-  client.close();
+  client?.close();
 }
