@@ -83,6 +83,7 @@ export class NetlinkConnection extends EventEmitter<NetlinkConnectionEvents> {
   private closed = false;
   private closeCause: Error | undefined;
   private readonly port: number;
+  private dumpQueue: Promise<unknown> = Promise.resolve();
 
   constructor(transport: NetlinkTransport, opts: ConnectionOptions = {}) {
     super();
@@ -115,8 +116,19 @@ export class NetlinkConnection extends EventEmitter<NetlinkConnectionEvents> {
     return r.replies;
   }
 
-  /** A dump: every reply until NLMSG_DONE, repeated if the kernel says it was interrupted. */
-  async dump(type: number, payload: Buffer, opts: DumpOptions = {}): Promise<unknown[]> {
+  /**
+   * A dump: every reply until NLMSG_DONE, repeated if the kernel says it was interrupted.
+   * The kernel runs one dump per socket at a time (a second one gets EBUSY), so dumps on
+   * one connection are queued and sent one after the other.
+   */
+  dump(type: number, payload: Buffer, opts: DumpOptions = {}): Promise<unknown[]> {
+    const run = (): Promise<unknown[]> => this.dumpNow(type, payload, opts);
+    const p = this.dumpQueue.then(run, run);
+    this.dumpQueue = p.catch(() => undefined);
+    return p;
+  }
+
+  private async dumpNow(type: number, payload: Buffer, opts: DumpOptions): Promise<unknown[]> {
     const retries = opts.retriesOnInterrupt ?? 3;
     for (let attempt = 0; ; attempt++) {
       const r = await this.exchange(type, payload, NLM_F_REQUEST | NLM_F_DUMP | (opts.flags ?? 0), true, opts);

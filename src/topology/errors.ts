@@ -12,3 +12,14 @@ export class TopologyResyncError extends VifqError {
     this.retryInMs = retryInMs;
   }
 }
+
+/** Re-reading the qdiscs after a traffic control change failed; the rates stay as they were. */
+export class TopologyRatesError extends VifqError {
+  constructor(cause: unknown) {
+    const why = cause instanceof Error ? cause.message : String(cause);
+    super(`re-reading the qdiscs for the uplinks' line rates failed (${why}); the rates stay as they were`, {
+      cause,
+      hint: 'they are read again on the next qdisc change or resync; check `tc qdisc show` works',
+    });
+  }
+}

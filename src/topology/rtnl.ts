@@ -21,6 +21,7 @@ export const IFLA_LINK = 5;
 export const IFLA_MASTER = 10;
 export const IFLA_OPERSTATE = 16;
 export const IFLA_LINKINFO = 18;
+export const IFLA_PERM_ADDRESS = 54;
 export const IFLA_INFO_KIND = 1;
 export const IFLA_INFO_SLAVE_KIND = 4;
 
@@ -45,6 +46,15 @@ export interface RtLink {
   link: number | undefined;
   mtu: number | undefined;
   operstate: number | undefined;
+  /** IFLA_ADDRESS as aa:bb:..., when the device has a hardware address */
+  address: string | undefined;
+  /** IFLA_PERM_ADDRESS: the burnt-in address of a real NIC (virtual devices have none) */
+  permAddress: string | undefined;
+}
+
+function mac(v: Buffer): string | undefined {
+  if (v.length === 0 || v.every((b) => b === 0)) return undefined;
+  return [...v].map((b) => b.toString(16).padStart(2, '0')).join(':');
 }
 
 /** Payload of an RTM_GETLINK dump request: an all-zero ifinfomsg (valid under strict checking). */
@@ -71,6 +81,8 @@ export function decodeLink(m: NlMsg): RtLink {
     link: undefined,
     mtu: undefined,
     operstate: undefined,
+    address: undefined,
+    permAddress: undefined,
   };
   const u32 = (v: Buffer, what: string): number => {
     if (v.length !== 4) throw new NetlinkDecodeError(`ifla.${what}`, `${v.length} bytes, expected 4`);
@@ -82,6 +94,8 @@ export function decodeLink(m: NlMsg): RtLink {
       case IFLA_MASTER: link.master = u32(a.value, 'master') || undefined; break;
       case IFLA_LINK: link.link = u32(a.value, 'link'); break;
       case IFLA_MTU: link.mtu = u32(a.value, 'mtu'); break;
+      case IFLA_ADDRESS: link.address = mac(a.value); break;
+      case IFLA_PERM_ADDRESS: link.permAddress = mac(a.value); break;
       case IFLA_OPERSTATE: if (a.value.length >= 1) link.operstate = a.value.readUInt8(0); break;
       case IFLA_LINKINFO:
         for (const li of parseAttrs(a.value, 'ifla.linkinfo')) {

@@ -1,124 +1,34 @@
 /**
- * Which uplink each Xen vif reaches, from rtnetlink.
- *
- *   vif<domid>.<handle> --port of--> bridge (or the OVS datapath) --port--> uplink(s)
- *
- * An uplink is a port of the vif's bridge that is not a vif, a tap/tun
- * (HVM `vifX.Y-emu`, qemu taps), a loopback or an OVS internal port: a
- * physical NIC, a bond, a VLAN device, a veth... Vifs behind the same uplink
- * share a group id: the smallest ifindex among their bridge's uplinks (0 when
- * the bridge has none, or the vif is on no bridge, e.g. routed setups).
- * Ifindex-based ids are stable for as long as the uplink device exists, need
- * no state, and are what the kernel reports too.
- *
- * Open vSwitch: every OVS bridge's ports have the one kernel datapath
- * (`ovs-system`, kind `openvswitch`) as IFLA_MASTER, so rtnetlink cannot tell
- * two OVS bridges apart; vifs on OVS get the uplinks of the whole datapath.
- * Telling bridges apart needs OVSDB or the ovs_vport family (not done).
+ * Live topology from rtnetlink: which uplinks each Xen vif reaches (placement.ts), and each
+ * uplink's line rate (line-rate.ts, from the root qdiscs and the link speed). Follows the I/O
+ * contract of CONVENTIONS.md.
  */
 import { EventEmitter } from 'node:events';
-import { NetlinkConnection } from '../netlink/connection.js';
+import { readFileSync } from 'node:fs';
 import type { VifqError } from '../errors.js';
+import { NetlinkConnection } from '../netlink/connection.js';
 import { NetlinkDecodeError } from '../netlink/errors.js';
-import { TopologyResyncError } from './errors.js';
 import { openTransport, type NetlinkTransport, type OpenTransportOptions } from '../netlink/transport.js';
 import { NETLINK_ROUTE, type NlMsg } from '../netlink/wire.js';
+import { TopologyRatesError, TopologyResyncError } from './errors.js';
+import { lineRateOf, type LineRate } from './line-rate.js';
+import { computeTopology, diffTopology, linkRole, type TopologyEvent, type VifIdentity, type VifPlacement } from './placement.js';
 import {
-  AF_BRIDGE, ARPHRD_LOOPBACK, IFF_LOOPBACK, RTM_DELLINK, RTM_GETLINK, RTM_NEWLINK, RTNLGRP_LINK, decodeLink,
-  encodeGetLinkDump, linkMsgFamily, type RtLink,
+  AF_BRIDGE, RTM_DELLINK, RTM_GETLINK, RTM_NEWLINK, RTNLGRP_LINK, decodeLink, encodeGetLinkDump, linkMsgFamily, type RtLink,
 } from './rtnl.js';
+import {
+  RTM_DELQDISC, RTM_DELTCLASS, RTM_GETQDISC, RTM_GETTCLASS, RTM_NEWQDISC, RTM_NEWTCLASS, RTNLGRP_TC, TC_H_ROOT, decodeTc,
+  encodeTcDump, type TcObject,
+} from './tc.js';
 
-const VIF_RE = /^vif(\d+)\.(\d+)$/;
-
-export interface PortRef {
-  ifindex: number;
-  name: string;
-  kind: string | undefined;
-}
-
-export interface VifPlacement {
-  ifindex: number;
-  name: string;
-  domid: number;
-  handle: number;
-  /** the bridge / OVS datapath the vif is a port of */
-  bridge: PortRef | undefined;
-  /** ports of that bridge that lead off the host, sorted by ifindex */
-  uplinks: PortRef[];
-  /** smallest uplink ifindex, 0 if none */
-  group: number;
-}
-
-export type LinkRole = 'vif' | 'tap' | 'loopback' | 'bridge' | 'ovs-internal' | 'other';
-
-export function parseVifName(name: string): { domid: number; handle: number } | undefined {
-  const m = VIF_RE.exec(name);
-  return m ? { domid: Number(m[1]), handle: Number(m[2]) } : undefined;
-}
-
-export function linkRole(l: RtLink): LinkRole {
-  if (parseVifName(l.name)) return 'vif';
-  if (l.flags & IFF_LOOPBACK || l.type === ARPHRD_LOOPBACK) return 'loopback';
-  if (l.kind === 'tun' || /^tap/.test(l.name) || /-emu$/.test(l.name)) return 'tap';
-  if (l.kind === 'bridge') return 'bridge';
-  if (l.kind === 'openvswitch') return 'ovs-internal';
-  return 'other';
-}
-
-function ref(l: RtLink): PortRef {
-  return { ifindex: l.ifindex, name: l.name, kind: l.kind };
-}
-
-/** Pure: place every vif among `links`. */
-export function computeTopology(links: Iterable<RtLink>): VifPlacement[] {
-  const byIndex = new Map<number, RtLink>();
-  const portsOf = new Map<number, RtLink[]>();
-  for (const l of links) {
-    byIndex.set(l.ifindex, l);
-    if (l.master !== undefined) {
-      const ports = portsOf.get(l.master);
-      if (ports) ports.push(l);
-      else portsOf.set(l.master, [l]);
-    }
+/** Link speed in Mb/s from sysfs (`/sys/class/net/<dev>/speed`), undefined when unknown. */
+export function sysfsLinkSpeed(ifname: string): number | undefined {
+  try {
+    const n = Number(readFileSync(`/sys/class/net/${ifname}/speed`, 'utf8').trim());
+    return Number.isFinite(n) && n > 0 ? n : undefined;
+  } catch {
+    return undefined; // EINVAL for a down link or a virtual device
   }
-  const out: VifPlacement[] = [];
-  for (const l of byIndex.values()) {
-    const id = parseVifName(l.name);
-    if (!id) continue;
-    const br = l.master !== undefined ? byIndex.get(l.master) : undefined;
-    const uplinks = br
-      ? (portsOf.get(br.ifindex) ?? []).filter((p) => linkRole(p) === 'other').map(ref).sort((a, b) => a.ifindex - b.ifindex)
-      : [];
-    out.push({
-      ifindex: l.ifindex, name: l.name, domid: id.domid, handle: id.handle,
-      bridge: br ? ref(br) : undefined, uplinks, group: uplinks[0]?.ifindex ?? 0,
-    });
-  }
-  return out.sort((a, b) => a.domid - b.domid || a.handle - b.handle || a.ifindex - b.ifindex);
-}
-
-export type TopologyEvent =
-  | { type: 'vif-added'; vif: VifPlacement }
-  | { type: 'vif-removed'; vif: VifPlacement }
-  | { type: 'vif-changed'; vif: VifPlacement; previous: VifPlacement };
-
-function samePlacement(a: VifPlacement, b: VifPlacement): boolean {
-  return a.name === b.name && a.group === b.group && a.bridge?.ifindex === b.bridge?.ifindex && a.bridge?.name === b.bridge?.name
-    && a.uplinks.length === b.uplinks.length && a.uplinks.every((u, i) => u.ifindex === b.uplinks[i]?.ifindex && u.name === b.uplinks[i]?.name);
-}
-
-/** Pure: what changed between two placements (keyed by vif ifindex). */
-export function diffTopology(prev: readonly VifPlacement[], next: readonly VifPlacement[]): TopologyEvent[] {
-  const before = new Map(prev.map((v) => [v.ifindex, v]));
-  const after = new Map(next.map((v) => [v.ifindex, v]));
-  const ev: TopologyEvent[] = [];
-  for (const [i, v] of before) if (!after.has(i)) ev.push({ type: 'vif-removed', vif: v });
-  for (const [i, v] of after) {
-    const p = before.get(i);
-    if (!p) ev.push({ type: 'vif-added', vif: v });
-    else if (!samePlacement(p, v)) ev.push({ type: 'vif-changed', vif: v, previous: p });
-  }
-  return ev;
 }
 
 export interface LinkEvent {
@@ -151,15 +61,23 @@ export interface RtnlTopologyOptions extends OpenTransportOptions {
   timeoutMs?: number;
   /** First delay before retrying a failed re-read (ms, doubling up to 30 s; default 100). */
   resyncRetryMs?: number;
+  /** The vifs as the kernel's vifq family reports them; later ones through setKnownVifs(). */
+  vifs?: Iterable<VifIdentity>;
+  /**
+   * A device's link speed in Mb/s (ethtool's figure). Default: sysfs, except with `netns`
+   * (this process's sysfs shows its own namespace), where it is unknown unless given.
+   */
+  linkSpeed?: (ifname: string) => number | undefined;
 }
 
 const RESYNC_RETRY_MAX_MS = 30_000;
 
 /**
- * Live topology: `start()` subscribes to RTNLGRP_LINK, dumps the links, and
- * from then on keeps the table current and emits `change` events. Two sockets:
- * one that only listens (so a reply is never confused with a notification),
- * one for dumps. After an overrun (ENOBUFS) it re-dumps.
+ * Live topology: `start()` subscribes to RTNLGRP_LINK and RTNLGRP_TC, dumps the links and
+ * the qdiscs, and from then on keeps the table current and emits `change` events (a vif
+ * added, removed, moved, or its uplinks' line rate changed). Two sockets: one that only
+ * listens (so a reply is never confused with a notification), one for dumps. After an
+ * overrun (ENOBUFS) it re-dumps.
  */
 export class RtnlTopology extends EventEmitter<RtnlTopologyEvents> {
   private readonly events: NetlinkConnection;
@@ -174,6 +92,11 @@ export class RtnlTopology extends EventEmitter<RtnlTopologyEvents> {
   private readonly resyncRetryMs: number;
   private retryTimer: NodeJS.Timeout | undefined;
   private failedResyncs = 0;
+  private known = new Map<number, VifIdentity>();
+  private rates = new Map<number, LineRate>();
+  private readonly linkSpeed: (ifname: string) => number | undefined;
+  private ratesDirty = false;
+  private ratesTimer: NodeJS.Timeout | undefined;
 
   constructor(opts: RtnlTopologyOptions = {}) {
     super();
@@ -189,6 +112,8 @@ export class RtnlTopology extends EventEmitter<RtnlTopologyEvents> {
     this.events = new NetlinkConnection(evT, { name: 'rtnl-events', ...copts });
     this.requests = new NetlinkConnection(reqT, { name: 'rtnl', ...copts });
     this.resyncRetryMs = opts.resyncRetryMs ?? 100;
+    for (const v of opts.vifs ?? []) this.known.set(v.ifindex, v);
+    this.linkSpeed = opts.linkSpeed ?? (opts.netns ? () => undefined : sysfsLinkSpeed);
     this.events.on('notification', (m) => this.onNotification(m));
     this.events.on('resync-needed', () => this.backgroundResync());
     this.events.on('warning', (e) => this.emit('warning', e));
@@ -212,12 +137,27 @@ export class RtnlTopology extends EventEmitter<RtnlTopologyEvents> {
     if (this.started) return this.vifs();
     this.started = true;
     this.events.addMembership(RTNLGRP_LINK);
+    this.events.addMembership(RTNLGRP_TC);
     await this.resync();
     return this.vifs();
   }
 
   vifs(): VifPlacement[] {
     return this.placement;
+  }
+
+  /**
+   * The vifs the kernel's vifq family reports (vif-get, vif-new): they are placed by ifindex
+   * with the kernel's domid/handle, whatever their names. Emits the changes this makes.
+   */
+  setKnownVifs(vifs: Iterable<VifIdentity>): void {
+    this.known = new Map([...vifs].map((v) => [v.ifindex, v]));
+    if (this.synced) this.recompute();
+  }
+
+  /** Line rate of every device that could be an uplink, by ifindex. */
+  lineRates(): ReadonlyMap<number, LineRate> {
+    return this.rates;
   }
 
   /** The current link table (ifindex -> link). */
@@ -235,6 +175,8 @@ export class RtnlTopology extends EventEmitter<RtnlTopologyEvents> {
     this.closed = true;
     clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
+    clearTimeout(this.ratesTimer);
+    this.ratesTimer = undefined;
     this.events.close();
     this.requests.close();
     this.emit('close', cause);
@@ -272,13 +214,14 @@ export class RtnlTopology extends EventEmitter<RtnlTopologyEvents> {
       const pending = this.buffered;
       this.buffered = undefined;
       for (const m of pending) this.apply(m, false);
+      this.rates = await this.readRates();
     } catch (e) {
       this.buffered = undefined;
       throw e;
     }
     if (!this.synced) {
       // the first placement is start()'s result, not a change
-      this.placement = computeTopology(this.links.values());
+      this.placement = computeTopology(this.links.values(), { vifs: this.known.values(), rates: this.rates });
       this.synced = true;
       return;
     }
@@ -286,7 +229,47 @@ export class RtnlTopology extends EventEmitter<RtnlTopologyEvents> {
     this.emit('resync', this.placement);
   }
 
+  /** Root qdiscs (and the classes of htb roots) -> the line rate of every possible uplink. */
+  private async readRates(): Promise<Map<number, LineRate>> {
+    const dump = async (type: number, ifindex: number, name: string): Promise<TcObject[]> => (await this.requests.dump(type, encodeTcDump(ifindex), {
+      name, map: (m) => decodeTc(m),
+    })) as TcObject[];
+    const qdiscs = (await dump(RTM_GETQDISC, 0, 'rtnl getqdisc dump')).filter((q) => q.parent === TC_H_ROOT);
+    const classes: TcObject[] = [];
+    for (const q of qdiscs) {
+      if (q.kind === 'htb') classes.push(...(await dump(RTM_GETTCLASS, q.ifindex, `rtnl gettclass dump (ifindex ${q.ifindex})`)));
+    }
+    const rates = new Map<number, LineRate>();
+    for (const l of this.links.values()) {
+      if (linkRole(l, this.known) !== 'other') continue;
+      rates.set(l.ifindex, lineRateOf(l.ifindex, qdiscs, classes, this.linkSpeed(l.name)));
+    }
+    return rates;
+  }
+
+  /** Re-read the rates soon (qdiscs changed, a device appeared): batched, failures are warnings. */
+  private scheduleRates(): void {
+    this.ratesDirty = true;
+    if (this.ratesTimer || this.closed) return;
+    this.ratesTimer = setTimeout(() => {
+      this.ratesTimer = undefined;
+      if (this.closed || !this.ratesDirty) return;
+      this.ratesDirty = false;
+      this.readRates().then((r) => {
+        if (this.closed) return;
+        this.rates = r;
+        this.recompute();
+      }, (e: unknown) => {
+        if (!this.closed) this.emit('warning', new TopologyRatesError(e));
+      });
+    }, 20);
+  }
+
   private onNotification(m: NlMsg): void {
+    if (m.type === RTM_NEWQDISC || m.type === RTM_DELQDISC || m.type === RTM_NEWTCLASS || m.type === RTM_DELTCLASS) {
+      if (this.synced) this.scheduleRates();
+      return;
+    }
     if (m.type !== RTM_NEWLINK && m.type !== RTM_DELLINK) return;
     if (this.buffered) {
       this.buffered.push(m);
@@ -307,12 +290,17 @@ export class RtnlTopology extends EventEmitter<RtnlTopologyEvents> {
       return;
     }
     if (m.type === RTM_DELLINK) this.links.delete(link.ifindex);
-    else this.links.set(link.ifindex, link);
+    else {
+      const before = this.links.get(link.ifindex);
+      this.links.set(link.ifindex, link);
+      // a new device, or a renamed one (its sysfs speed path), needs its rate
+      if (this.synced && (!before || before.name !== link.name || before.operstate !== link.operstate)) this.scheduleRates();
+    }
     if (emitLink) this.emit('link', { action: m.type === RTM_DELLINK ? 'del' : 'new', link });
   }
 
   private recompute(): void {
-    const next = computeTopology(this.links.values());
+    const next = computeTopology(this.links.values(), { vifs: this.known.values(), rates: this.rates });
     const ev = diffTopology(this.placement, next);
     this.placement = next;
     for (const e of ev) this.emit('change', e);

@@ -8,6 +8,8 @@ export interface Netns {
   path: string;
   /** run `ip -n <ns> ...args` */
   ip(...args: string[]): string;
+  /** run `tc ...args` inside the namespace */
+  tc(...args: string[]): string;
   /** `ip -j -n <ns> link`, parsed */
   links(): Array<{ ifindex: number; ifname: string }>;
   destroy(): void;
@@ -30,6 +32,7 @@ export function createNetns(tag: string, teardown: (fn: () => void) => void): Ne
     name,
     path: `/run/netns/${name}`,
     ip: (...args) => execFileSync('ip', ['-n', name, ...args], { encoding: 'utf8' }),
+    tc: (...args) => execFileSync('ip', ['netns', 'exec', name, 'tc', ...args], { encoding: 'utf8' }),
     links: () => JSON.parse(execFileSync('ip', ['-j', '-n', name, 'link'], { encoding: 'utf8' })) as Array<{ ifindex: number; ifname: string }>,
     destroy: () => {
       try {

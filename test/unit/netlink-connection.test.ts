@@ -228,3 +228,22 @@ t.test('every netlink error has the one root class', async (t) => {
     t.type(e, NetlinkBaseError, e.name);
   }
 });
+
+t.test('dumps on one socket go one at a time (the kernel answers a second one with EBUSY)', async (t) => {
+  const { tr, c } = setup();
+  const seqs: number[] = [];
+  tr.onSend = (m) => { seqs.push(m.seq); };
+  const a = c.dump(0x20, Buffer.alloc(0));
+  const b = c.dump(0x21, Buffer.alloc(0));
+  await tick();
+  t.equal(tr.sent.length, 1, 'the second dump waits');
+  tr.deliver(reply(tr, seqs[0] ?? 0, 0x20, Buffer.from('a'), NLM_F_MULTI), done(tr, seqs[0] ?? 0));
+  t.equal((await a).length, 1);
+  await tick();
+  t.equal(tr.sent.length, 2, 'sent once the first one is done');
+  t.equal(tr.last().type, 0x21);
+  tr.deliver(done(tr, seqs[1] ?? 0, E.EINVAL));
+  await t.rejects(b, NetlinkError);
+  tr.onSend = (m, tt) => tt.deliver(done(tt, m.seq));
+  t.same(await c.dump(0x22, Buffer.alloc(0)), [], 'a failed dump does not block the queue');
+});

@@ -1,5 +1,7 @@
 import t, { type Test } from 'tap';
-import { computeTopology, diffTopology, linkRole, parseVifName, RtnlTopology, type TopologyEvent, type LinkEvent } from '../../src/topology/topology.js';
+import { RtnlTopology, type LinkEvent } from '../../src/topology/topology.js';
+import { computeTopology, diffTopology, linkRole, parseVifName, uplinkId, type TopologyEvent } from '../../src/topology/placement.js';
+import { RTM_GETQDISC } from '../../src/topology/tc.js';
 import {
   AF_BRIDGE, IFF_LOOPBACK, IFLA_IFNAME, IFLA_INFO_KIND, IFLA_LINKINFO, IFLA_MASTER, RTM_DELLINK, RTM_GETLINK, RTM_NEWLINK,
   RTNLGRP_LINK, decodeLink, type RtLink,
@@ -12,7 +14,7 @@ import { TopologyResyncError } from '../../src/topology/errors.js';
 import { FakeTransport, done, notification, reply, tick } from '../helpers/genl-fakes.js';
 
 function link(ifindex: number, name: string, extra: Partial<RtLink> = {}): RtLink {
-  return { ifindex, name, type: 1, flags: 0, kind: undefined, slaveKind: undefined, master: undefined, link: undefined, mtu: 1500, operstate: 6, ...extra };
+  return { ifindex, name, type: 1, flags: 0, kind: undefined, slaveKind: undefined, master: undefined, link: undefined, mtu: 1500, operstate: 6, address: undefined, permAddress: undefined, ...extra };
 }
 
 function linkMsg(l: { ifindex: number; name: string; master?: number; kind?: string; flags?: number; family?: number }): Buffer {
@@ -46,7 +48,7 @@ t.test('vif names and link roles', async (t) => {
 t.test('placement: bridge, uplinks, groups', async (t) => {
   const links = [
     link(1, 'lo', { flags: IFF_LOOPBACK }),
-    link(2, 'eth0', { master: 10 }),
+    link(2, 'eth0', { master: 10, permAddress: '00:16:3e:00:00:02' }),
     link(3, 'eth1'),
     link(4, 'bond0', { kind: 'bond', master: 11 }),
     link(5, 'eth2', { master: 4, slaveKind: 'bond' }),
@@ -70,15 +72,17 @@ t.test('placement: bridge, uplinks, groups', async (t) => {
   const byName = new Map(p.map((v) => [v.name, v]));
   t.same(p.map((v) => v.name), ['vif1.0', 'vif2.0', 'vif2.1', 'vif3.0', 'vif4.0', 'vif5.0']);
   t.same(byName.get('vif1.0'), {
-    ifindex: 20, name: 'vif1.0', domid: 1, handle: 0,
-    bridge: { ifindex: 10, name: 'xenbr0', kind: 'bridge' }, uplinks: [{ ifindex: 2, name: 'eth0', kind: undefined }], group: 2,
+    ifindex: 20, name: 'vif1.0', domid: 1, handle: 0, identity: 'name',
+    bridge: { ifindex: 10, name: 'xenbr0', kind: 'bridge' },
+    uplinks: [{ ifindex: 2, name: 'eth0', kind: undefined, id: 'mac:00:16:3e:00:00:02', lineRate: { bitsPerSecond: undefined, source: 'unknown' } }],
+    group: 'mac:00:16:3e:00:00:02',
   });
-  t.equal(byName.get('vif2.0')?.group, 2, 'same uplink, same group');
+  t.equal(byName.get('vif2.0')?.group, 'mac:00:16:3e:00:00:02', 'same uplink, same group');
   t.same(byName.get('vif2.1')?.uplinks.map((u) => u.name), ['bond0'], 'a bond is the uplink, not its slaves');
-  t.same(byName.get('vif3.0')?.uplinks.map((u) => u.name), ['veth-up', 'eth3'], 'two uplinks, sorted by ifindex');
-  t.equal(byName.get('vif3.0')?.group, 26, 'group is the smallest uplink ifindex');
+  t.same(byName.get('vif3.0')?.uplinks.map((u) => u.name), ['eth3', 'veth-up'], 'two uplinks, sorted by id');
+  t.equal(byName.get('vif3.0')?.group, 'name:eth3+name:veth-up', 'the group names both uplinks');
   t.equal(byName.get('vif4.0')?.bridge, undefined);
-  t.equal(byName.get('vif4.0')?.group, 0, 'routed vif: no group');
+  t.equal(byName.get('vif4.0')?.group, '', 'routed vif: no group');
   t.same(byName.get('vif5.0')?.uplinks.map((u) => u.name), ['eth4'], 'OVS internal port is not an uplink');
 });
 
@@ -88,8 +92,8 @@ t.test('diff: added, removed, changed', async (t) => {
   const ev = diffTopology(a, b);
   t.same(ev.map((e) => [e.type, e.vif.name]), [['vif-removed', 'vif2.0'], ['vif-changed', 'vif1.0'], ['vif-added', 'vif3.0']]);
   const ch = ev[1] as Extract<TopologyEvent, { type: 'vif-changed' }>;
-  t.equal(ch.previous.group, 2);
-  t.equal(ch.vif.group, 0);
+  t.equal(ch.previous.group, 'name:eth0');
+  t.equal(ch.vif.group, '');
   t.same(diffTopology(b, b), []);
 });
 
@@ -112,6 +116,7 @@ t.test('RtnlTopology over fake sockets: dump, events, AF_BRIDGE ignored, resync 
   ];
   let dumps = 0;
   requests.onSend = (m, tt) => {
+    if (m.type === RTM_GETQDISC) return tt.deliver(done(tt, m.seq));
     t.equal(m.type, RTM_GETLINK);
     dumps++;
     tt.deliver(...table.map((l) => reply(tt, m.seq, RTM_NEWLINK, linkMsg(l), NLM_F_MULTI)), done(tt, m.seq));
@@ -123,11 +128,11 @@ t.test('RtnlTopology over fake sockets: dump, events, AF_BRIDGE ignored, resync 
   topo.on('link', (e) => links.push(e));
   const first = await topo.start();
   t.ok(events.groups.has(RTNLGRP_LINK), 'subscribed to RTNLGRP_LINK');
-  t.same(first.map((v) => [v.name, v.group]), [['vif1.0', 2]]);
+  t.same(first.map((v) => [v.name, v.group]), [['vif1.0', 'name:eth0']]);
   t.equal(changes.length, 0, 'the first placement is not a change');
 
   events.deliver(notification(RTM_NEWLINK, linkMsg({ ifindex: 21, name: 'vif2.0', master: 10 })));
-  t.same(changes.map((e) => [e.type, e.vif.name, e.vif.group]), [['vif-added', 'vif2.0', 2]]);
+  t.same(changes.map((e) => [e.type, e.vif.name, e.vif.group]), [['vif-added', 'vif2.0', 'name:eth0']]);
   t.same(links.map((l) => [l.action, l.link.name]), [['new', 'vif2.0']]);
 
   // a bridge-family DELLINK only means "left the bridge": must not delete the link
@@ -135,7 +140,7 @@ t.test('RtnlTopology over fake sockets: dump, events, AF_BRIDGE ignored, resync 
   t.equal(topo.vifs().length, 2);
   events.deliver(notification(RTM_NEWLINK, linkMsg({ ifindex: 21, name: 'vif2.0' })));
   t.same(changes.at(-1)?.type, 'vif-changed');
-  t.equal(changes.at(-1)?.vif.group, 0);
+  t.equal(changes.at(-1)?.vif.group, '');
   events.deliver(notification(RTM_DELLINK, linkMsg({ ifindex: 21, name: 'vif2.0' })));
   t.same(changes.at(-1)?.type, 'vif-removed');
 
@@ -176,6 +181,7 @@ t.test('a re-read that fails after an overrun: the process stays up, one warning
       { ifindex: 20, name: 'vif1.0', master: 10 },
     ];
     requests.onSend = (m, tt) => {
+      if (m.type === RTM_GETQDISC) return tt.deliver(done(tt, m.seq));
       dumps++;
       if (dumps === 2) tt.deliver(done(tt, m.seq, constants.errno.EBUSY)); // the re-dump fails
       else tt.deliver(...table.map((l) => reply(tt, m.seq, RTM_NEWLINK, linkMsg(l), NLM_F_MULTI)), done(tt, m.seq));

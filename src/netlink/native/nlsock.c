@@ -47,6 +47,9 @@ typedef struct nlsock {
 	int fd;
 	int open;
 	int polling;
+	int closing;   /* uv_close() called on the poll handle */
+	int closed;    /* ... and libuv is done with it */
+	int finalized; /* the JS object is gone */
 	char *buf;
 } nlsock;
 
@@ -76,14 +79,22 @@ static napi_value throw_errno(napi_env env, int err, const char *syscall)
 	return NULL;
 }
 
+/* The struct goes when both libuv (handle closed) and JS (finalized) are done with it. */
 static void poll_closed(uv_handle_t *h)
 {
 	nlsock *s = (nlsock *)h;
-	free(s->buf);
-	free(s);
+	s->closed = 1;
+	if (s->finalized) {
+		free(s->buf);
+		free(s);
+	}
 }
 
-/* Release everything but the struct itself (freed when uv is done). */
+/*
+ * Release everything but the struct itself. The poll handle is closed here, before the fd:
+ * closing it later (at GC) would make libuv drop the fd number from epoll when a newer
+ * socket may already have that number, and that socket would never be read again.
+ */
 static void do_close(nlsock *s)
 {
 	napi_env env = s->env;
@@ -92,6 +103,8 @@ static void do_close(nlsock *s)
 		return;
 	s->open = 0;
 	uv_poll_stop(&s->poll);
+	s->closing = 1;
+	uv_close((uv_handle_t *)&s->poll, poll_closed);
 	close(s->fd);
 	s->fd = -1;
 	napi_delete_reference(env, s->on_message);
@@ -106,7 +119,11 @@ static void finalize(napi_env env, void *data, void *hint)
 	(void)hint;
 	do_close(s);
 	napi_delete_reference(env, s->self);
-	uv_close((uv_handle_t *)&s->poll, poll_closed);
+	s->finalized = 1;
+	if (s->closed) {
+		free(s->buf);
+		free(s);
+	}
 }
 
 static void call_js(nlsock *s, napi_ref fn_ref, int argc, napi_value *argv)
