@@ -10,6 +10,7 @@ import { calibrateBudget, configuredBudgetNs, initialUplinkState, weightPoolByte
 import { DEFAULT_POLICY_CONFIG, type PolicyConfig } from './config.js';
 import { PolicyInputError } from './errors.js';
 import { steerGains } from './feedback.js';
+import { Reason } from './reasons.js';
 import { bytesAtRate, floorBytes, nsAtRate } from './line-rate.js';
 import { waterFill, type Claim } from './split.js';
 import { vifKey, type PolicyState, type UplinkState, type VifActivity, type VifState } from './state.js';
@@ -28,7 +29,7 @@ const IDLE: VifActivity = { active: false, backlogged: false, demandBytes: 0 };
 /** Per-vif working record of one run. */
 interface Work {
   readonly vif: VifInput;
-  readonly key: string;
+  readonly key: number;
   readonly prev: VifState | undefined;
   readonly report: VifReport | undefined;
   readonly activity: VifActivity;
@@ -36,6 +37,7 @@ interface Work {
   tighten: number;
   fullStreak: number;
   limitBytes: number;
+  peersLatencyNs: number;
   why: LimitReason[];
 }
 
@@ -48,40 +50,38 @@ function activityOf(r: VifReport | undefined, intervalNs: number, floor: number,
   return { active, backlogged, demandBytes: Math.max(floor, Math.ceil(cfg.demandHeadroom * Math.max(inflight, r.pendingBytes))) };
 }
 
-function validate(input: PolicyInput): void {
+function validateUplinks(uplinks: readonly UplinkInput[]): void {
   const ids = new Set<string>();
-  for (const u of input.uplinks) {
+  for (const u of uplinks) {
     if (ids.has(u.id)) throw new PolicyInputError(`uplink ${u.id} is listed twice`, 'pass each uplink once');
     ids.add(u.id);
     if (!Number.isFinite(u.rateBitsPerSec) || u.rateBitsPerSec <= 0) {
       throw new PolicyInputError(`uplink ${u.id} has line rate ${u.rateBitsPerSec}`, 'pass a positive rate in bits/s (the conservative default when it is unknown)');
     }
   }
-  const vifs = new Set<string>();
-  for (const v of input.vifs) {
-    const k = vifKey(v.domid, v.handle);
-    if (vifs.has(k)) throw new PolicyInputError(`vif ${k} is listed twice`, 'pass each vif once');
-    vifs.add(k);
-  }
 }
 
 const kib = (b: number): string => (b >= 10_240 ? `${(b / 1024).toFixed(0)} KiB` : `${b} B`);
 
 export function computePolicy(input: PolicyInput, prev: PolicyState, cfg: PolicyConfig = DEFAULT_POLICY_CONFIG): PolicyResult {
-  validate(input);
+  validateUplinks(input.uplinks);
   const report: ReportInput | null = input.report;
-  const reports = new Map<string, VifReport>();
+  const reports = new Map<number, VifReport>();
   if (report) for (const e of report.entries) reports.set(vifKey(e.domid, e.handle), e);
 
   const uplinkById = new Map<string, UplinkInput>(input.uplinks.map((u) => [u.id, u]));
   const byUplink = new Map<string, Work[]>();
   const decisions: VifDecision[] = [];
-  const vifStates = new Map<string, VifState>();
+  const vifStates = new Map<number, VifState>();
   const uplinkStates = new Map<string, UplinkState>();
   const uplinkDecisions: UplinkDecision[] = [];
+  const seen = new Set<number>();
+  const floors = new Map<string, number>();
 
   for (const vif of input.vifs) {
     const key = vifKey(vif.domid, vif.handle);
+    if (seen.has(key)) throw new PolicyInputError(`vif ${vif.domid}/${vif.handle} is listed twice`, 'pass each vif once');
+    seen.add(key);
     const uplink = vif.uplinkId === null ? undefined : uplinkById.get(vif.uplinkId);
     if (uplink === undefined) {
       decisions.push(noUplink(vif, cfg));
@@ -89,11 +89,15 @@ export function computePolicy(input: PolicyInput, prev: PolicyState, cfg: Policy
     }
     const p = prev.vifs.get(key);
     const r = reports.get(key);
-    const floor = floorBytes(uplink.rateBitsPerSec, uplink.mtu, cfg);
+    let floor = floors.get(uplink.id);
+    if (floor === undefined) {
+      floor = floorBytes(uplink.rateBitsPerSec, uplink.mtu, cfg);
+      floors.set(uplink.id, floor);
+    }
     const w: Work = {
       vif, key, prev: p, report: r,
       activity: report ? activityOf(r, report.intervalNs, floor, cfg) : (p?.activity ?? IDLE),
-      gain: p?.gain ?? 1, tighten: p?.tighten ?? 1, fullStreak: p?.fullStreak ?? 0, limitBytes: 0, why: [],
+      gain: p?.gain ?? 1, tighten: p?.tighten ?? 1, fullStreak: p?.fullStreak ?? 0, limitBytes: 0, peersLatencyNs: 0, why: [],
     };
     const list = byUplink.get(uplink.id);
     if (list) list.push(w);
@@ -127,8 +131,8 @@ function settingsOf(w: Work, uplink: UplinkInput, cfg: PolicyConfig): VifDecisio
 
 function noUplink(vif: VifInput, cfg: PolicyConfig): VifDecision {
   const sla = vif.sla;
-  const why: LimitReason[] = [{ code: 'no-uplink', detail: vif.uplinkId === null ? 'no uplink found for this vif: stock behaviour except the SLA caps' : `uplink ${vif.uplinkId} is not known: stock behaviour except the SLA caps` }];
-  if (sla.pendingBytes !== null) why.push({ code: 'sla-cap', detail: `SLA pending-bytes ${sla.pendingBytes}` });
+  const why: LimitReason[] = [new Reason('no-uplink', 0, 0, 0, 0, 0, vif.uplinkId)];
+  if (sla.pendingBytes !== null) why.push(new Reason('sla-cap', sla.pendingBytes));
   return {
     domid: vif.domid, handle: vif.handle, ifindex: vif.ifindex, uplinkId: vif.uplinkId, why,
     settings: {
@@ -178,7 +182,7 @@ function runUplink(uplink: UplinkInput, works: Work[], prevState: UplinkState | 
     steps.forEach((s, i) => {
       const w = backlogged[i];
       if (w && s.gain !== w.gain) {
-        w.why.push({ code: 'feedback', detail: `delivered ${(s.ratio ?? 0).toFixed(2)}× its weighted share: gain ${w.gain.toFixed(2)} -> ${s.gain.toFixed(2)}` });
+        w.why.push(new Reason('feedback', s.ratio ?? 0, w.gain, s.gain));
         w.gain = s.gain;
       }
     });
@@ -196,6 +200,7 @@ function runUplink(uplink: UplinkInput, works: Work[], prevState: UplinkState | 
 
   // ---- adaptation: tighten who keeps its share full while peers wait; relax when all behave
   let calmStreak = state.calmStreak;
+  let allowedNs = 0;
   if (report && input.adaptation) {
     let allowed = 0;
     for (const w of claimants) allowed += w.prev?.limitBytes ?? 0;
@@ -204,12 +209,13 @@ function runUplink(uplink: UplinkInput, works: Work[], prevState: UplinkState | 
         tighten: w.tighten, fullStreak: w.fullStreak, packets: w.report?.packets ?? 0, latencySumNs: w.report?.latencySumNs ?? 0,
         full: (w.report?.pendingBytes ?? 0) >= cfg.fullFraction * (w.prev?.limitBytes ?? Infinity) || (w.report?.throttledNs ?? 0) >= report.intervalNs / 2,
       }));
-      const a = adaptStep(samples, calmStreak, nsAtRate(allowed, rate), cfg);
+      allowedNs = nsAtRate(allowed, rate);
+      const a = adaptStep(samples, calmStreak, allowedNs, cfg);
       calmStreak = a.calmStreak;
       a.vifs.forEach((r, i) => {
         const w = claimants[i];
         if (!w) return;
-        if (r.changed) w.why.push({ code: 'tightened', detail: `${r.changed}: factor ${w.tighten.toFixed(2)} -> ${r.tighten.toFixed(2)} (peers' mean in flight ${((r.peersLatencyNs ?? 0) / 1e6).toFixed(1)} ms, limits allow ${(nsAtRate(allowed, rate) / 1e6).toFixed(1)} ms)` });
+        w.peersLatencyNs = r.peersLatencyNs ?? 0;
         w.tighten = r.tighten;
         w.fullStreak = r.fullStreak;
       });
@@ -236,13 +242,13 @@ function runUplink(uplink: UplinkInput, works: Work[], prevState: UplinkState | 
     const a = alloc[i] ?? 0;
     const c = claims[i];
     w.why.unshift(c && a < Math.floor((pool * c.weight) / weightSum) && !w.activity.backlogged
-      ? { code: 'demand', detail: `uses about ${kib(a)} (not throttled): the rest of its share goes to the others` }
-      : { code: 'budget-share', detail: `${kib(a)} of the ${kib(pool)} pool (weight ${w.vif.sla.weight}${w.gain !== 1 ? ` × gain ${w.gain.toFixed(2)}` : ''} among ${claimants.length} active)` });
+      ? new Reason('demand', a)
+      : new Reason('budget-share', a, pool, w.vif.sla.weight, w.gain, claimants.length));
     let limit = Math.floor(a * w.tighten);
-    if (w.tighten < 1) w.why.push({ code: 'tightened', detail: `share × ${w.tighten.toFixed(2)}` });
+    if (w.tighten < 1) w.why.push(new Reason('tightened', w.tighten, w.peersLatencyNs, allowedNs));
     if (limit < floor) {
       limit = floor;
-      w.why.push({ code: 'floor', detail: `raised to the floor ${kib(floor)} (two full-size frames or 1 ms at line rate, at most 64 KiB)` });
+      w.why.push(new Reason('floor', floor));
     }
     w.limitBytes = limit;
   });
@@ -250,17 +256,17 @@ function runUplink(uplink: UplinkInput, works: Work[], prevState: UplinkState | 
     if (claimantSet.has(w)) continue;
     w.limitBytes = floor;
     if (w.vif.sla.priority === 'low' && highActiveCount > 0) {
-      w.why.push({ code: 'low-priority', detail: `yields to ${highActiveCount} active high-priority vifs of uplink ${uplink.id}: the floor ${kib(floor)}` });
+      w.why.push(new Reason('low-priority', highActiveCount, floor, 0, 0, 0, 'yields'));
     } else {
-      w.why.push({ code: 'idle', detail: `idle: the floor ${kib(floor)}; its share comes back after its next report` });
+      w.why.push(new Reason('idle', floor));
     }
   }
   for (const w of works) {
-    if (w.vif.sla.priority === 'low') w.why.push({ code: 'low-priority', detail: `packet cap ${w.vif.sla.pendingPackets ?? cfg.lowPacketCap}, timeout ${w.vif.sla.timeoutMs} ms, group ${uplink.group}` });
+    if (w.vif.sla.priority === 'low') w.why.push(new Reason('low-priority', w.vif.sla.pendingPackets ?? cfg.lowPacketCap, w.vif.sla.timeoutMs, uplink.group));
     const cap = w.vif.sla.pendingBytes;
     if (cap !== null && w.limitBytes > cap) {
       w.limitBytes = cap;
-      w.why.push({ code: 'sla-cap', detail: `lowered to the SLA's pending-bytes ${cap}` });
+      w.why.push(new Reason('sla-cap', cap));
     }
   }
   applyDeadband(works, pool, floor, cfg);
@@ -294,5 +300,5 @@ function applyDeadband(works: Work[], pool: number, floor: number, cfg: PolicyCo
     for (const [w, exact] of held) w.limitBytes = exact;
     return;
   }
-  for (const [w] of held) w.why.push({ code: 'held', detail: `kept ${w.limitBytes} B: within ${cfg.deadbandFraction * 100}% of the computed value` });
+  for (const [w] of held) w.why.push(new Reason('held', w.limitBytes, cfg.deadbandFraction));
 }

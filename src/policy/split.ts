@@ -13,14 +13,22 @@ export interface Claim {
 export function waterFill(pool: number, claims: readonly Claim[]): number[] {
   const out = new Array<number>(claims.length).fill(0);
   if (pool <= 0 || claims.length === 0) return out;
-  const order = claims.map((_, i) => i).filter((i) => (claims[i]?.weight ?? 0) > 0);
+  const ratio = new Float64Array(claims.length);
+  const order: number[] = [];
+  claims.forEach((c, i) => {
+    if (c.weight > 0) {
+      ratio[i] = c.cap / c.weight;
+      order.push(i);
+    }
+  });
   // fill the most constrained first: smallest cap per unit of weight
-  order.sort((a, b) => (claims[a]!.cap / claims[a]!.weight) - (claims[b]!.cap / claims[b]!.weight));
+  order.sort((a, b) => (ratio[a] ?? 0) - (ratio[b] ?? 0));
   let weightLeft = 0;
-  for (const i of order) weightLeft += claims[i]!.weight;
+  for (const i of order) weightLeft += claims[i]?.weight ?? 0;
   let left = pool;
   for (const i of order) {
-    const c = claims[i]!;
+    const c = claims[i];
+    if (c === undefined) continue;
     const fair = (left * c.weight) / weightLeft;
     const got = Math.floor(Math.min(fair, c.cap));
     out[i] = got;

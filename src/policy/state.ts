@@ -33,12 +33,12 @@ export interface VifState {
 
 export interface PolicyState {
   readonly uplinks: ReadonlyMap<string, UplinkState>;
-  readonly vifs: ReadonlyMap<string, VifState>;
+  readonly vifs: ReadonlyMap<number, VifState>;
 }
 
 export const EMPTY_POLICY_STATE: PolicyState = { uplinks: new Map(), vifs: new Map() };
 
-/** The key of a vif in the state and in report lookups. */
-export function vifKey(domid: number, handle: number): string {
-  return `${domid}/${handle}`;
+/** The key of a vif in the state and in report lookups: domid and handle in one number (< 2^47). */
+export function vifKey(domid: number, handle: number): number {
+  return domid * 0x1_0000_0000 + handle;
 }

@@ -203,6 +203,8 @@ t.test('SLA caps, no uplink, explanations, bad input', async (t) => {
   t.equal(limitOf(r, 3), 0, 'an unknown uplink: stock behaviour');
   t.ok(whyOf(r, 3).includes('no-uplink'));
   for (const v of r.vifs) t.ok(v.why.length > 0 && v.why.every((w) => w.detail.length > 0), `vif ${v.domid} says why`);
+  const json = JSON.parse(JSON.stringify(r.vifs.find((v) => v.domid === 1))) as { why: Array<{ code: string; detail: string }> };
+  t.match(json.why.find((w) => w.code === 'sla-cap'), { detail: /pending-bytes 2000/ }, 'reasons serialize with their sentence (--json)');
   t.throws(() => run(up, [vif(1, 'eth0'), vif(1, 'eth0')], null, EMPTY_POLICY_STATE, 0), PolicyInputError);
   t.throws(() => run([uplink('eth0', 0)], [], null, EMPTY_POLICY_STATE, 0), PolicyInputError);
   t.throws(() => run([uplink('eth0', 1e9), uplink('eth0', 1e9)], [], null, EMPTY_POLICY_STATE, 0), PolicyInputError);
