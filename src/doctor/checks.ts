@@ -1,10 +1,16 @@
 /**
- * Host checks behind `vifq doctor`: each reads the real system (sysfs, procfs,
- * the xenstored socket) and says what it found and what to do about it.
+ * Host checks behind `vifq doctor`: each reads the real system (sysfs, procfs, xenstored
+ * through the xenstore client, the vifq family through the vifq client) and says what it
+ * found and what to do about it.
  */
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
-import { connect } from 'node:net';
 import { release } from 'node:os';
+import { VifqError } from '../errors.js';
+import { VifqClient, type VifqClientOptions } from '../vifq/client.js';
+import { VIFQ_FAMILY } from '../vifq/generated.js';
+import { XenstoreClient } from '../xenstore/client.js';
+import { defaultConnector } from '../xenstore/transport.js';
+import { XENBUS_DEVICE_PATH, XENSTORED_SOCKET_PATH } from '../xenstore/wire.js';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail';
 
@@ -23,12 +29,15 @@ export interface HostPaths {
   xenbusDevice: string;
 }
 
-export const REAL_HOST: HostPaths = {
-  sys: '/sys',
-  proc: '/proc',
-  xenstoredSocket: '/run/xenstored/socket',
-  xenbusDevice: '/dev/xen/xenbus',
-};
+/** This host's paths; the xenstored socket is `$XENSTORED_PATH` when set, as for the xenstore client. */
+export function hostPaths(env: NodeJS.ProcessEnv = process.env): HostPaths {
+  return {
+    sys: '/sys',
+    proc: '/proc',
+    xenstoredSocket: env['XENSTORED_PATH'] || XENSTORED_SOCKET_PATH,
+    xenbusDevice: XENBUS_DEVICE_PATH,
+  };
+}
 
 function readTrimmed(path: string): string | undefined {
   try {
@@ -86,17 +95,23 @@ export function checkNetback(paths: HostPaths): CheckResult {
   return { check: 'xen-netback', status: 'ok', detail: `loaded (${origin}, srcversion ${version}), ${vifs} vif(s)` };
 }
 
+/** xenstored answers a request (XS_GET_DOMAIN_PATH) through the project's xenstore client. */
 export async function checkXenstored(paths: HostPaths, timeoutMs = 2000): Promise<CheckResult> {
   if (existsSync(paths.xenstoredSocket) && statSync(paths.xenstoredSocket).isSocket()) {
-    const reachable = await new Promise<boolean>((resolve) => {
-      const sock = connect(paths.xenstoredSocket);
-      const timer = setTimeout(() => { sock.destroy(); resolve(false); }, timeoutMs);
-      sock.once('connect', () => { clearTimeout(timer); sock.end(); resolve(true); });
-      sock.once('error', () => { clearTimeout(timer); resolve(false); });
-    });
-    return reachable
-      ? { check: 'xenstored', status: 'ok', detail: `socket ${paths.xenstoredSocket} accepts connections` }
-      : { check: 'xenstored', status: 'fail', detail: `socket ${paths.xenstoredSocket} refuses connections`, hint: 'is xenstored running? systemctl status xenstored' };
+    let client: XenstoreClient | undefined;
+    try {
+      client = await XenstoreClient.open({
+        connector: defaultConnector({ socketPath: paths.xenstoredSocket, devicePath: false }),
+        connectAttempts: 1, reconnect: false, timeoutMs,
+      });
+      const dom0 = await client.getDomainPath(0);
+      return { check: 'xenstored', status: 'ok', detail: `${paths.xenstoredSocket} answers (dom0 is ${dom0})` };
+    } catch (e) {
+      if (!(e instanceof VifqError)) throw e;
+      return { check: 'xenstored', status: 'fail', detail: `${paths.xenstoredSocket}: ${e.summary}`, hint: 'is xenstored running? systemctl status xenstored' };
+    } finally {
+      await client?.close();
+    }
   }
   if (existsSync(paths.xenbusDevice)) {
     return { check: 'xenstored', status: 'warn', detail: `no socket, only ${paths.xenbusDevice}`, hint: 'vifq works through the xenbus device, but dom0 usually has the socket' };
@@ -111,7 +126,27 @@ export function checkNode(): CheckResult {
     : { check: 'node.js', status: 'fail', detail: `node ${process.versions.node} is too old`, hint: 'vifq needs Node.js 20 or newer' };
 }
 
+/** The vifq generic netlink family is registered, at a version this vifq speaks, and answers. */
+export async function checkVifqFamily(opts: VifqClientOptions = {}): Promise<CheckResult> {
+  let client: VifqClient | undefined;
+  try {
+    client = await VifqClient.open({ timeoutMs: 2000, ...opts });
+    const vifs = await client.listVifs();
+    const f = client.family;
+    return {
+      check: 'vifq family',
+      status: 'ok',
+      detail: `version ${f.version} (this vifq needs ${VIFQ_FAMILY.version} or later), id ${f.id}, ${vifs.length} vif(s)`,
+    };
+  } catch (e) {
+    if (!(e instanceof VifqError)) throw e;
+    return { check: 'vifq family', status: 'fail', detail: e.summary, ...(e.hint ? { hint: e.hint } : {}) };
+  } finally {
+    client?.close();
+  }
+}
+
 /** All checks in the order an operator would fix them. */
-export async function runHostChecks(paths: HostPaths = REAL_HOST): Promise<CheckResult[]> {
-  return [checkNode(), checkHypervisor(paths), checkDom0(paths), await checkXenstored(paths), checkNetback(paths)];
+export async function runHostChecks(paths: HostPaths = hostPaths(), vifq: VifqClientOptions = {}): Promise<CheckResult[]> {
+  return [checkNode(), checkHypervisor(paths), checkDom0(paths), await checkXenstored(paths), checkNetback(paths), await checkVifqFamily(vifq)];
 }
