@@ -93,7 +93,8 @@ bench: deps build lab-images
 	node --import tsx bench/netback-overhead.ts --rounds 3 --secs 8
 	node --import tsx bench/xenstore-lab.ts --reads 2000 --runs 3
 	node --import tsx bench/xenstore-host.ts
-	@if [ -f bench/genl-decode.ts ]; then node --import tsx bench/genl-decode.ts; fi
+	node --import tsx bench/genl-decode.ts
+	@if [ -f bench/policy.ts ]; then node --import tsx bench/policy.ts; fi
 
 clean:
 	rm -rf dist build/lab build/lab-runs build/netback .tap

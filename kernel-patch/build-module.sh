@@ -11,7 +11,8 @@
 #   3. make -C <headers> M=DIR/drivers/net/xen-netback modules (W=1 with --w1);
 #   4. copy the module to --out FILE.ko.
 # --log FILE keeps the compiler output (check.sh compares W=1 warnings with it);
-# --dkms-tree DIR also writes a DKMS source tree (see README.md).
+# --dkms-tree DIR also writes a DKMS source tree: the series, dkms-build.sh and dkms.conf
+# (see README.md); DKMS then builds each kernel's own netback with the series applied.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
@@ -91,11 +92,15 @@ if [ -n "$OUTKO" ]; then
     cp "$KO" "$OUTKO"
 fi
 if [ -n "$DKMS_TREE" ]; then
+    # the series itself, not the patched driver: dkms-build.sh applies it to the netback
+    # of each kernel DKMS builds for (see dkms.conf)
     rm -rf "$DKMS_TREE"
-    mkdir -p "$DKMS_TREE"
+    mkdir -p "$DKMS_TREE/patches"
     DKMS_TREE=$(cd "$DKMS_TREE" && pwd)
-    (cd "$DIR" && find drivers include -type f \( -name '*.[ch]' ! -name '*.mod.c' -o -name Makefile \) \
-        -print0 | xargs -0 cp --parents -t "$DKMS_TREE")
+    cp "$SDIR/series" "$DKMS_TREE/patches/series"
+    for p in $(sed -e 's/#.*//' "$SDIR/series"); do cp "$SDIR/$p" "$DKMS_TREE/patches/"; done
+    echo "$SERIES" > "$DKMS_TREE/SERIES"
+    install -m 0755 "$HERE/dkms-build.sh" "$DKMS_TREE/dkms-build.sh"
     cp "$HERE/dkms.conf" "$DKMS_TREE/dkms.conf"
     sed -i -e "s/^PACKAGE_VERSION=.*/PACKAGE_VERSION=\"$SERIES-vifq\"/" \
         -e "s/^BUILD_EXCLUSIVE_KERNEL=.*/BUILD_EXCLUSIVE_KERNEL=\"^${SERIES//./\\\\.}\\\\.\"/" \

@@ -4,6 +4,7 @@
 #            pristine drivers/net/xen-netback of the pinned linux-source, with one commit
 #            per patch of kernel-patch/<series>/series (git am). Edit, commit, rebase there.
 #   export   write DIR's commits after the pristine one back as kernel-patch/<series>/*.patch
+#            (with 0000-cover-letter.patch from kernel-patch/cover-letter.txt)
 #            (git format-patch, [PATCH net-next n/m]), the series file, and
 #            kernel-patch/vifq.yaml from the tree's Documentation/netlink/specs/vifq.yaml.
 # Regenerate the netlink code of a commit that changes the spec with ynl-gen.sh.
@@ -44,10 +45,19 @@ export)
     rm -f "$SDIR"/*.patch
     mkdir -p "$SDIR"
     "${G[@]}" format-patch -q --no-signature --zero-commit --subject-prefix="PATCH net-next" \
-        -n -o "$SDIR" "$base..HEAD"
+        -n --cover-letter -o "$SDIR" "$base..HEAD"
+    # the cover letter's subject and text are kept in kernel-patch/cover-letter.txt
+    python3 - "$SDIR/0000-cover-letter.patch" "$HERE/cover-letter.txt" <<'PY'
+import sys
+path, text = sys.argv[1], open(sys.argv[2]).read().rstrip('\n').split('\n', 1)
+letter = open(path).read()
+letter = letter.replace('*** SUBJECT HERE ***', text[0]).replace('*** BLURB HERE ***', text[1].lstrip('\n'))
+open(path, 'w').write(letter)
+PY
     { echo "# vifq: xen-netback patches for Debian linux-source-$KSERIES ($KPKGVER)."
       echo "# Apply in this order with quilt (QUILT_PATCHES=kernel-patch/$SERIES) or patch -p1."
-      (cd "$SDIR" && ls -- *.patch); } > "$SDIR/series"
+      echo "# 0000-cover-letter.patch says what the series is and how it was tested."
+      (cd "$SDIR" && ls -- *.patch | grep -v '^0000-cover-letter\.patch$'); } > "$SDIR/series"
     [ -f "$DIR/Documentation/netlink/specs/vifq.yaml" ] &&
         cp "$DIR/Documentation/netlink/specs/vifq.yaml" "$HERE/vifq.yaml"
     cat "$SDIR/series"

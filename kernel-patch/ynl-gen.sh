@@ -5,7 +5,8 @@
 #   include/uapi/linux/vifq.h                   --mode uapi   --header
 #   drivers/net/xen-netback/vifq_nl.h, .c       --mode kernel --header/--source
 #   Documentation/netlink/specs/vifq.yaml       (a copy of SPEC)
-# then, for --series 6.1 (the default), adapt the kernel tables to 6.1's genl
+# then carry the multicast groups' flags over (ynl-mcgrp-flags.py), and, for
+# --series 6.1 (the default), adapt the kernel tables to 6.1's genl
 # API (6.1 has no split ops: ynl-compat-6.1.py); 6.12 takes them as generated.
 # --check writes nothing and fails if TREE's files differ from what SPEC generates.
 #
@@ -53,6 +54,8 @@ mkdir -p "$WORK/include/uapi/linux" "$WORK/drivers/net/xen-netback" \
 "${GEN[@]}" --mode kernel --source -o "$WORK/drivers/net/xen-netback/vifq_nl.c"
 rm -f "$SPECS/vifq.yaml"
 cp "$SPEC" "$WORK/Documentation/netlink/specs/vifq.yaml"
+# the spec's multicast group flags (admin-perm), which ynl-gen-c.py drops
+python3 "$HERE/ynl-mcgrp-flags.py" "$SPEC" "$WORK/drivers/net/xen-netback/vifq_nl.c"
 if [ "$SERIES" = 6.1 ]; then
     python3 "$HERE/ynl-compat-6.1.py" "$WORK/drivers/net/xen-netback/vifq_nl.h" \
             "$WORK/drivers/net/xen-netback/vifq_nl.c"

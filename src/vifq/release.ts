@@ -2,16 +2,16 @@
  * Release reports as per-vif deltas. Pure.
  *
  * The kernel sends one `release-report` per interval with an entry per active vif. Its
- * counters (bytes, packets, latency-sum-ns, hist, throttle-events, throttled-ns) are today
- * sums over the interval (deltas); a kernel change may make them cumulative since the vif was
- * created. Consumers always get deltas: `toReleaseDeltas()` is the one place that knows which
- * the kernel sends (`KERNEL_REPORT_COUNTERS`), and keeps the per-vif baseline it needs for the
- * cumulative form.
+ * counters (bytes, packets, latency-sum-ns, hist, throttle-events, throttled-ns) are
+ * cumulative since the vif was created (kernel series, second round: a report lost to ENOBUFS
+ * then loses nothing); the first series sent sums over the interval (deltas). Consumers always
+ * get deltas: `toReleaseDeltas()` is the one place that knows which the kernel sends
+ * (`KERNEL_REPORT_COUNTERS`), and keeps the per-vif baseline it needs for the cumulative form.
  */
 import type { VifqReportEntry } from './types.js';
 
 /** How the running kernel's report counters count: switch here when the kernel changes. */
-export const KERNEL_REPORT_COUNTERS: ReportCounterMode = 'delta';
+export const KERNEL_REPORT_COUNTERS: ReportCounterMode = 'cumulative';
 
 export type ReportCounterMode = 'delta' | 'cumulative';
 
@@ -46,8 +46,9 @@ export type ReleaseBaseline = Map<number, { counters: Record<Counter, number>; h
 /**
  * The kernel's report entries -> per-vif deltas over the report's interval.
  *
- * - `delta` (today's kernel): the entry's counters are the deltas.
- * - `cumulative`: delta = value - the vif's value in the previous report. The first report of
+ * - `delta` (the first kernel series): the entry's counters are the deltas.
+ * - `cumulative` (the kernel now): delta = value - the vif's value in the previous report.
+ *   The first report of
  *   a vif after `baseline` was created or cleared has no previous value: it only sets the
  *   baseline and yields nothing for that vif (its totals since creation are not this interval's).
  *   A counter that went down (the vif was re-created under the same ifindex) restarts from 0.

@@ -10,8 +10,8 @@
 import t from 'tap';
 import { Lab } from '../lab/lab.js';
 import { md5Traffic } from '../lab/traffic.js';
-import { bulkTrafficThenQuiet, destroyWhileFlooding, floodPhase, unloadNetback, ynlCliDumpVifs, type PendingSamples } from '../lab/scenarios.js';
-import { buildVifqModule, dmesgProblems, dumpVifs, ifindexOf, isError, nlBatch, percentile, type NlError, type VifInfo } from '../lab/vifq.js';
+import { bulkTrafficThenQuiet, destroyWhileFlooding, floodPhase, overRangeLimitRequests, unloadNetback, ynlCliDumpVifs, type PendingSamples } from '../lab/scenarios.js';
+import { buildVifqModule, dmesgProblems, dumpVifs, ifindexOf, isError, nl, nlBatch, percentile, type NlError, type VifInfo } from '../lab/vifq.js';
 
 const LIMIT = 16384;
 /** largest frame of the flood: 1400 B of UDP payload + UDP/IP/Ethernet headers */
@@ -92,7 +92,14 @@ t.test('UAPI on 6.12: the ynl CLI dumps vifs, unprivileged vif-set gets EPERM, b
   const asNobody = await nlBatch(lab, [['set', { ifindex: ifx, 'limit-bytes': 1000 }], ['get', { ifindex: ifx }]], { asNobody: true });
   t.equal((asNobody[0] as NlError).error?.code, 'EPERM', 'vif-set as uid 65534: EPERM');
   t.equal((asNobody[1] as VifInfo).ifindex, ifx, 'vif-get as uid 65534 answers');
-  const bad = await nlBatch(lab, [['get', { ifindex: 99999 }], ['set', { ifindex: ifx }], ['get', { ifindex: ifx }]]);
+  const over = overRangeLimitRequests(ifx);
+  const bad = await nlBatch(lab, [['get', { ifindex: 99999 }], ['set', { ifindex: ifx }], ['get', { ifindex: ifx }], ...over.map((o) => o.request)]);
+  over.forEach(({ what }, i) => {
+    const e = bad[3 + i] as NlError;
+    t.ok(isError(e) && e.error.code === 'ERANGE' && /range/.test(e.error.extack?.message ?? ''), `${what}: ERANGE with extack (${JSON.stringify(e.error ?? e)})`);
+  });
+  const nobody = await nl(lab, 'listen 1 --as-nobody');
+  t.ok(isError(nobody) && /\bEPERM\b/.test(`${nobody.error.code ?? ''} ${nobody.error.message ?? ''}`), `joining the vifq groups as uid 65534: EPERM (${JSON.stringify(nobody)})`);
   const e0 = bad[0] as NlError;
   const e1 = bad[1] as NlError;
   t.ok(isError(e0) && e0.error.code === 'ENOENT' && /no such vif/.test(e0.error.extack?.message ?? ''), `unknown ifindex: ${JSON.stringify(e0.error ?? e0)}`);

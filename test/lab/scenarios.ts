@@ -130,10 +130,24 @@ cat /tmp/ping.out`, { timeoutMs: 150_000 });
  * `tools/net/ynl/cli.py --dump vif-get` of the pinned 6.12 linux-source (ynl-gen.sh
  * unpacks it into build/ynl), run in dom0 with the host's python over 9p.
  */
-export async function ynlCliDumpVifs(lab: Lab): Promise<{ code: number; stdout: string; stderr: string }> {
-  return lab.dom0(`env LD_LIBRARY_PATH=/mnt/hostusr/lib/x86_64-linux-gnu PYTHONHOME=/mnt/hostusr \
+/** The kernel's own tools/net/ynl/cli.py in dom0, on the vifq spec (the host's python over 9p). */
+export const YNL_CLI = `env LD_LIBRARY_PATH=/mnt/hostusr/lib/x86_64-linux-gnu PYTHONHOME=/mnt/hostusr \
     /mnt/hostusr/bin/python3.11 /vifq/build/ynl/linux-source-6.12/tools/net/ynl/cli.py --no-schema \
-    --spec /vifq/kernel-patch/vifq.yaml --dump vif-get`, { timeoutMs: 120_000 });
+    --spec /vifq/kernel-patch/vifq.yaml`;
+
+export async function ynlCliDumpVifs(lab: Lab): Promise<{ code: number; stdout: string; stderr: string }> {
+  return lab.dom0(`${YNL_CLI} --dump vif-get`, { timeoutMs: 120_000 });
+}
+
+/** A release report entry as cli.py prints it (pprint of a dict): the counters the test reads. */
+export interface CliReportEntry { domid: number; ifindex: number; bytes: number; packets: number }
+
+/** The report entries in cli.py's --subscribe output: its innermost dicts that have a domid. */
+export function parseCliReportEntries(stdout: string): CliReportEntry[] {
+  const num = (s: string, k: string): number => Number(new RegExp(`'${k}': (\\d+)`).exec(s)?.[1] ?? NaN);
+  return (stdout.match(/\{[^{}]*\}/g) ?? [])
+    .filter((d) => d.includes("'domid'") && d.includes("'bytes'"))
+    .map((d) => ({ domid: num(d, 'domid'), ifindex: num(d, 'ifindex'), bytes: num(d, 'bytes'), packets: num(d, 'packets') }));
 }
 
 export interface FloodDestroy {
@@ -177,4 +191,29 @@ export async function unloadNetback(lab: Lab): Promise<{ rc: number; stillLoaded
     stillLoaded: !/^loaded 0$/m.test(r.stdout),
     stderr: r.stderr.trim(),
   };
+}
+
+/** One netlink attribute on the wire, as hex (raw requests bypass the project's codec). */
+export function nlAttr(type: number, payloadHex: string): string {
+  const len = 4 + payloadHex.length / 2;
+  const h = Buffer.alloc(4); h.writeUInt16LE(len, 0); h.writeUInt16LE(type, 2);
+  return h.toString('hex') + payloadHex + '00'.repeat((4 - (len % 4)) % 4);
+}
+
+/** A u32 attribute's payload, as hex. */
+export function le32(n: number): string {
+  const b = Buffer.alloc(4); b.writeUInt32LE(n); return b.toString('hex');
+}
+
+/**
+ * vif-set requests (for nlBatch) with limits the kernel must refuse with ERANGE, sent raw
+ * because the project's codec refuses them first: limit-packets 2^32 - 1 (which froze the vif's
+ * TX when the limits were compared signed) and limit-bytes 2^31.
+ */
+export function overRangeLimitRequests(ifindex: number): { what: string; request: unknown[] }[] {
+  const IFINDEX = 1, LIMIT_BYTES = 5, LIMIT_PACKETS = 6;
+  return [
+    { what: 'limit-packets 4294967295', request: ['raw', 'vif-set', nlAttr(IFINDEX, le32(ifindex)) + nlAttr(LIMIT_PACKETS, le32(4294967295))] },
+    { what: 'limit-bytes 2^31', request: ['raw', 'vif-set', nlAttr(IFINDEX, le32(ifindex)) + nlAttr(LIMIT_BYTES, le32(2147483648))] },
+  ];
 }

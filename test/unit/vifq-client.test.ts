@@ -89,11 +89,14 @@ t.test('events: release reports as per-vif deltas, vif-new/vif-del; groups joine
   await tick();
   await tick();
   t.ok(events.groups.has(k.groups.reports) && events.groups.has(k.groups.config), 'joined reports and config');
-  k.report(1000, [{ ifindex: 7, domid: 3, handle: 0, bytes: 3000, packets: 2, 'pending-bytes': 1500, 'latency-max-ns': 9, hist: [0, 2] }]);
+  // the kernel's counters are cumulative: the first report only sets the baseline
+  k.report(1000, [{ ifindex: 7, domid: 3, handle: 0, bytes: 1000, packets: 1, 'pending-bytes': 0, 'latency-max-ns': 5, hist: [0, 1] }]);
+  k.report(1000, [{ ifindex: 7, domid: 3, handle: 0, bytes: 4000, packets: 3, 'pending-bytes': 1500, 'latency-max-ns': 9, hist: [0, 3] }]);
   k.vifNotification('vif-new', 7);
   k.vifNotification('vif-del', 7);
-  const evs = [(await first).value as VifqEvent, ...(await take(it, 2))];
-  t.same(evs.map((e) => e.type), ['release', 'vif-new', 'vif-del']);
+  const evs = [(await first).value as VifqEvent, ...(await take(it, 3))];
+  t.same(evs.map((e) => e.type), ['release', 'release', 'vif-new', 'vif-del']);
+  t.same(evs.shift(), { type: 'release', 'interval-ms': 1000, vifs: [] }, 'the first sight of a vif is its baseline: no delta');
   t.same(evs[0], {
     type: 'release', 'interval-ms': 1000,
     vifs: [{ ifindex: 7, domid: 3, handle: 0, 'interval-ms': 1000, 'pending-bytes': 1500, 'pending-packets': 0, 'latency-max-ns': 9,
