@@ -19,6 +19,7 @@ import { loadYnlSpecFile } from '../src/genl/ynl-spec.js';
 import { YnlCodec, type YnlObject } from '../src/genl/ynl-codec.js';
 import { decodeGenl, encodeGenl } from '../src/genl/genl.js';
 import { encodeNlMsg, splitNlMsgs } from '../src/netlink/wire.js';
+import { timedRound } from './lib/timed-round.js';
 
 function arg(name: string, dflt: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -66,15 +67,8 @@ if (JSON.stringify(check) !== json) throw new Error('decode does not round-trip 
 
 /** One timed round: calls `fn` for ROUND_MS; returns reports/s and the calls made. */
 function round(fn: () => unknown): { reportsPerSec: number; n: number } {
-  const t0 = process.hrtime.bigint();
-  let n = 0;
-  let elapsed = 0;
-  do {
-    fn();
-    n++;
-    elapsed = Number(process.hrtime.bigint() - t0) / 1e6;
-  } while (elapsed < ROUND_MS);
-  return { reportsPerSec: (n * 1000) / elapsed, n };
+  const r = timedRound(fn, ROUND_MS);
+  return { reportsPerSec: (r.n * 1e6) / r.elapsedUs, n: r.n };
 }
 
 const median = (xs: number[]): number => {

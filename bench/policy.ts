@@ -17,6 +17,7 @@ import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { replaceSection } from './lib/benchmarks-md.js';
+import { timedRound } from './lib/timed-round.js';
 import { SLA_DEFAULTS } from '../src/sla/index.js';
 import {
   DEFAULT_POLICY_CONFIG, EMPTY_POLICY_STATE, bytesAtRate, computePolicy, floorBytes, type PolicyInput, type PolicyState,
@@ -104,15 +105,8 @@ const variants: Record<string, () => void> = {
 
 /** One timed round: calls `fn` for ROUND_MS; returns µs per call. */
 function round(fn: () => void): { usPerRun: number; n: number } {
-  const t0 = process.hrtime.bigint();
-  let n = 0;
-  let elapsed = 0;
-  do {
-    fn();
-    n++;
-    elapsed = Number(process.hrtime.bigint() - t0) / 1e3;
-  } while (elapsed < ROUND_MS * 1000);
-  return { usPerRun: elapsed / n, n };
+  const r = timedRound(fn, ROUND_MS);
+  return { usPerRun: r.elapsedUs / r.n, n: r.n };
 }
 for (let i = 0; i < 200; i++) for (const fn of Object.values(variants)) fn(); // warm-up / JIT
 
