@@ -32,8 +32,8 @@ TREE=$(readlink -f "$2")
 
 YNL_ROOT=${YNL_ROOT:-$ROOT/build/ynl/linux-source-6.12}
 if [ ! -x "$YNL_ROOT/tools/net/ynl/ynl-gen-c.py" ]; then
-    ( LAB_KERNEL=6.12; set +u; source "$ROOT/dom0-scripts/lab/kernel-env.sh" && kernel_fetch ) || exit 1
-    src_tar=$( LAB_KERNEL=6.12; set +u; source "$ROOT/dom0-scripts/lab/kernel-env.sh" >/dev/null 2>&1 && echo "$KSRC_TAR" )
+    src_tar=$( LAB_KERNEL=6.12; set +u; source "$ROOT/dom0-scripts/lab/kernel-env.sh" >&2 && kernel_fetch >&2 &&
+               echo "$KSRC_TAR" ) || exit 1
     echo "[ynl] tools/net/ynl from $src_tar" >&2
     mkdir -p "$(dirname "$YNL_ROOT")"
     tar -C "$(dirname "$YNL_ROOT")" -xJf "$src_tar" \

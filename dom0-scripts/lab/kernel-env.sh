@@ -24,16 +24,18 @@ _kenv_cache=$VIFQ_BUILD/kernels/resolved-$KSERIES.env
 # _kenv_resolve: ask the archive (apt-get update first when root and the pin is not
 # all there), write the cache
 _kenv_resolve() {
-    local out
+    local out rc err
     mkdir -p "$VIFQ_BUILD/kernels"
-    out=$("$LAB_DIR/resolve-kernel.sh" --series "$KSERIES" 2>/dev/null)
-    if [ $? != 0 ] || ! grep -q "^R_STALE=0$" <<<"$out"; then
-        if [ "$(id -u)" = 0 ]; then
-            echo "[kernel] the $KSERIES pin is not all in apt's lists: apt-get update" >&2
-            apt-get update -q >/dev/null 2>&1 || echo "[kernel] apt-get update failed; resolving from the lists as they are" >&2
-        fi
+    err=$(mktemp)
+    out=$("$LAB_DIR/resolve-kernel.sh" --series "$KSERIES" 2>"$err"); rc=$?
+    # the pin not all in apt's lists: they may be older than the archive; update, ask again
+    if { [ $rc != 0 ] || ! grep -q "^R_STALE=0$" <<<"$out"; } && [ "$(id -u)" = 0 ]; then
+        echo "[kernel] the $KSERIES pin is not all in apt's lists: apt-get update" >&2
+        apt-get update -q >/dev/null 2>&1 || echo "[kernel] apt-get update failed; resolving from the lists as they are" >&2
+        out=$("$LAB_DIR/resolve-kernel.sh" --series "$KSERIES" 2>"$err"); rc=$?
     fi
-    out=$("$LAB_DIR/resolve-kernel.sh" --series "$KSERIES") || return 1
+    cat "$err" >&2; rm -f "$err"
+    [ $rc = 0 ] || return 1
     { echo "R_PIN=$(printf %q "$_kenv_pin")"; echo "$out"; } > "$_kenv_cache.tmp" && mv "$_kenv_cache.tmp" "$_kenv_cache"
 }
 _kenv_load() {  # _kenv_load [any]: the cached choice (only if unpacked, unless "any")

@@ -92,21 +92,20 @@ t.test('UAPI: the kernel\'s own ynl CLI dumps the vifs', async (t) => {
 t.test('UAPI: errors with extack', async (t) => {
   const v1 = (await dumpVifs(lab)).find((v) => v.domid === lab.guests[0]?.domid) as VifInfo;
   const ifx = v1.ifindex;
-  const attr = nlAttr;
   const cases: { name: string; req: unknown[]; code: string; msg: RegExp }[] = [
     { name: 'unknown ifindex', req: ['get', { ifindex: 99999 }], code: 'ENOENT', msg: /no such vif/ },
     { name: 'unknown domid/handle', req: ['get', { domid: 4000, handle: 0 }], code: 'ENOENT', msg: /no such vif/ },
     { name: 'vif-set on an unknown vif', req: ['set', { ifindex: 99999, 'limit-bytes': 1 }], code: 'ENOENT', msg: /no such vif/ },
     { name: 'incomplete selector (domid without handle)', req: ['set', { domid: v1.domid, 'limit-bytes': 1 }], code: 'EINVAL', msg: /\S/ },
     { name: 'nothing to set', req: ['set', { ifindex: ifx }], code: 'EINVAL', msg: /nothing to set/ },
-    { name: 'ifindex of the wrong length (2 bytes)', req: ['raw', 'vif-get', attr(1, '0500')], code: 'EINVAL', msg: /invalid attribute length/ },
-    { name: 'unknown attribute type 99', req: ['raw', 'vif-get', attr(1, le32(ifx)) + attr(99, le32(1))], code: 'EINVAL', msg: /[Uu]nknown attribute/ },
-    { name: 'report-interval-ms 5 (min 10)', req: ['raw', 'config-set', attr(1, le32(5))], code: 'ERANGE', msg: /range/ },
-    { name: 'timeout-ms 0 (range 1..30000)', req: ['raw', 'vif-set', attr(1, le32(ifx)) + attr(19, le32(0))], code: 'ERANGE', msg: /range/ },
-    { name: 'domid 40000 (max 32751)', req: ['raw', 'vif-get', attr(2, le32(40000)) + attr(3, le32(0))], code: 'ERANGE', msg: /range/ },
-    { name: 'priority 7 (not in the enum)', req: ['raw', 'vif-set', attr(1, le32(ifx)) + attr(17, le32(7))], code: 'EINVAL|ERANGE', msg: /\S/ },
+    { name: 'ifindex of the wrong length (2 bytes)', req: ['raw', 'vif-get', nlAttr(1, '0500')], code: 'EINVAL', msg: /invalid attribute length/ },
+    { name: 'unknown attribute type 99', req: ['raw', 'vif-get', nlAttr(1, le32(ifx)) + nlAttr(99, le32(1))], code: 'EINVAL', msg: /[Uu]nknown attribute/ },
+    { name: 'report-interval-ms 5 (min 10)', req: ['raw', 'config-set', nlAttr(1, le32(5))], code: 'ERANGE', msg: /range/ },
+    { name: 'timeout-ms 0 (range 1..30000)', req: ['raw', 'vif-set', nlAttr(1, le32(ifx)) + nlAttr(19, le32(0))], code: 'ERANGE', msg: /range/ },
+    { name: 'domid 40000 (max 32751)', req: ['raw', 'vif-get', nlAttr(2, le32(40000)) + nlAttr(3, le32(0))], code: 'ERANGE', msg: /range/ },
+    { name: 'priority 7 (not in the enum)', req: ['raw', 'vif-set', nlAttr(1, le32(ifx)) + nlAttr(17, le32(7))], code: 'EINVAL|ERANGE', msg: /\S/ },
   ];
-  const control: unknown[][] = [['raw', 'vif-get', attr(1, le32(ifx))], ['get', { ifindex: ifx }]];
+  const control: unknown[][] = [['raw', 'vif-get', nlAttr(1, le32(ifx))], ['get', { ifindex: ifx }]];
   const out = await nlBatch(lab, [...cases.map((c) => c.req), ...control]);
   cases.forEach((c, i) => {
     const o = out[i];

@@ -6,6 +6,7 @@
  */
 import type { Guest, Lab } from './lab.js';
 import { ethtoolVq, parseEthtool, pingTimes, shq, tagged } from './vifq.js';
+import { encodeAttr } from '../../src/netlink/wire.js';
 
 export interface NetfrontTx {
   packets: number;
@@ -193,11 +194,9 @@ export async function unloadNetback(lab: Lab): Promise<{ rc: number; stillLoaded
   };
 }
 
-/** One netlink attribute on the wire, as hex (raw requests bypass the project's codec). */
+/** One netlink attribute on the wire, as hex (raw requests bypass the YNL codec and its checks). */
 export function nlAttr(type: number, payloadHex: string): string {
-  const len = 4 + payloadHex.length / 2;
-  const h = Buffer.alloc(4); h.writeUInt16LE(len, 0); h.writeUInt16LE(type, 2);
-  return h.toString('hex') + payloadHex + '00'.repeat((4 - (len % 4)) % 4);
+  return encodeAttr(type, Buffer.from(payloadHex, 'hex')).toString('hex');
 }
 
 /** A u32 attribute's payload, as hex. */
