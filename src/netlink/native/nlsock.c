@@ -16,6 +16,7 @@
  *   setsockoptInt(level, name, value), getsockoptInt(level, name)
  *   addMembership(group), dropMembership(group), portId(), close(),
  *   ref(), unref()
+ *   sdNotify(path, message): one sd_notify datagram (sdnotify.c)
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -29,6 +30,8 @@
 
 #include <node_api.h>
 #include <uv.h>
+
+#include "sdnotify.h"
 
 #ifndef SOL_NETLINK
 #define SOL_NETLINK 270
@@ -454,7 +457,7 @@ static napi_value init(napi_env env, napi_value exports)
 			      sizeof(methods) / sizeof(methods[0]), methods, &cls) != napi_ok)
 		return NULL;
 	napi_set_named_property(env, exports, "NlSocket", cls);
-	return exports;
+	return vifq_sdnotify_init(env, exports);
 }
 
 NAPI_MODULE(NODE_GYP_MODULE_NAME, init)
