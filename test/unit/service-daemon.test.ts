@@ -1,0 +1,303 @@
+/**
+ * vifqd's loop (src/service/daemon.ts) against fakes: the real VifqClient on the fake vifq
+ * kernel (test/helpers/vifq-fakes.ts), an in-memory xenstore with permissions and watches,
+ * and a topology that puts every vif on one 4 Mbit/s tbf uplink.
+ */
+import t from 'tap';
+import { EventEmitter } from 'node:events';
+import { Vifqd, type DaemonTopology, type DaemonXenstore } from '../../src/service/daemon.js';
+import { computeDesired, mergeReports } from '../../src/service/desired.js';
+import type { LogFields, ServiceLogger } from '../../src/service/log.js';
+import { parseMainArgs, VifqdUsageError } from '../../src/service/main.js';
+import { defaultHostSettings } from '../../src/sla/index.js';
+import { EMPTY_POLICY_STATE } from '../../src/policy/index.js';
+import type { RtnlTopologyEvents, VifIdentity, VifPlacement } from '../../src/topology/index.js';
+import { VifqClient } from '../../src/vifq/client.js';
+import { XsNoEntryError, XsTimeoutError, type XenstoreClientEvents, type XsPerms, type XsWatch, type XsWatchListener } from '../../src/xenstore/index.js';
+import { FakeVifqKernel } from '../helpers/vifq-fakes.js';
+
+// ---- fakes -----------------------------------------------------------------------------------
+
+interface Node { value: Buffer; perms: XsPerms }
+
+const DOM0_ONLY = (guest: number): XsPerms => [{ domid: 0, access: 'none' }, { domid: guest, access: 'read' }];
+const GUEST_OWNED = (guest: number): XsPerms => [{ domid: guest, access: 'none' }];
+
+/** xenstored in memory: nodes with permissions, directory, watches (fired on registration too). */
+class MemXenstore extends EventEmitter<XenstoreClientEvents> implements DaemonXenstore {
+  readonly nodes = new Map<string, Node>();
+  readonly watches = new Set<{ path: string; listener: XsWatchListener; token: string }>();
+  failReads = 0;
+  closed = false;
+
+  write(path: string, value: string, perms: XsPerms = [{ domid: 0, access: 'none' }]): void {
+    const parts = path.split('/').filter(Boolean);
+    for (let i = 1; i < parts.length; i++) {
+      const p = `/${parts.slice(0, i).join('/')}`;
+      if (!this.nodes.has(p)) this.nodes.set(p, { value: Buffer.alloc(0), perms: [{ domid: 0, access: 'none' }] });
+    }
+    this.nodes.set(path, { value: Buffer.from(value), perms });
+    this.fire(path);
+  }
+
+  rm(path: string): void {
+    for (const k of [...this.nodes.keys()]) if (k === path || k.startsWith(`${path}/`)) this.nodes.delete(k);
+    this.fire(path);
+  }
+
+  fire(path: string, reconnect = false): void {
+    for (const w of this.watches) {
+      if (path === w.path || path.startsWith(`${w.path}/`) || reconnect) {
+        queueMicrotask(() => w.listener({ path: reconnect ? w.path : path, watchPath: w.path, token: w.token, reconnect }));
+      }
+    }
+  }
+
+  private node(path: string): Node {
+    if (this.failReads > 0) {
+      this.failReads--;
+      throw new XsTimeoutError(50, { path });
+    }
+    const n = this.nodes.get(path);
+    if (!n) throw new XsNoEntryError({ path });
+    return n;
+  }
+
+  async directory(path: string): Promise<string[]> {
+    this.node(path);
+    const kids = new Set<string>();
+    for (const k of this.nodes.keys()) if (k.startsWith(`${path}/`)) kids.add(k.slice(path.length + 1).split('/')[0] ?? '');
+    return [...kids];
+  }
+
+  async readBytes(path: string): Promise<Buffer> {
+    return this.node(path).value;
+  }
+
+  async getPerms(path: string): Promise<XsPerms> {
+    return this.node(path).perms;
+  }
+
+  async watch(path: string, listener?: XsWatchListener): Promise<XsWatch> {
+    const w = { path, listener: listener ?? (() => undefined), token: `t${this.watches.size}` };
+    this.watches.add(w);
+    queueMicrotask(() => w.listener({ path, watchPath: path, token: w.token, reconnect: false }));
+    return { path, token: w.token, unwatch: async () => { this.watches.delete(w); } };
+  }
+
+  close(): void {
+    this.closed = true;
+  }
+}
+
+const UPLINK = { ifindex: 2, name: 'eth0', kind: undefined, id: 'name:eth0', lineRate: { bitsPerSecond: 4_000_000, source: 'qdisc-tbf' as const } };
+
+/** Every known vif is a port of xenbr0, whose uplink is eth0 with tbf 4 Mbit/s. */
+class FakeTopology extends EventEmitter<RtnlTopologyEvents> implements DaemonTopology {
+  private known: VifIdentity[] = [];
+  vifs(): VifPlacement[] {
+    return this.known.map((v) => ({
+      ...v, name: `vif${v.domid}.${v.handle}`, identity: 'kernel' as const, bridge: { ifindex: 3, name: 'xenbr0', kind: 'bridge' },
+      uplinks: [UPLINK], group: UPLINK.id,
+    }));
+  }
+  setKnownVifs(vifs: Iterable<VifIdentity>): void {
+    this.known = [...vifs];
+  }
+  close(): void {}
+}
+
+interface Line { level: string; fields: LogFields; msg: string }
+
+function memLogger(lines: Line[], bindings: LogFields = {}): ServiceLogger {
+  const at = (level: string) => (fields: LogFields, msg: string): void => { lines.push({ level, fields: { ...bindings, ...fields }, msg }); };
+  return { error: at('error'), warn: at('warn'), info: at('info'), debug: at('debug'), child: (b) => memLogger(lines, { ...bindings, ...b }) };
+}
+
+async function waitFor(what: string, cond: () => boolean, ms = 3000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+/** A host with guests 5 and 6 (vif5.0 ifindex 10, vif6.0 ifindex 11) and their backend nodes. */
+async function setup(opts: { hostNodes?: Record<string, string>; guests?: number[] } = {}) {
+  const guests = opts.guests ?? [5, 6];
+  const k = new FakeVifqKernel();
+  const xs = new MemXenstore();
+  for (const [i, d] of guests.entries()) {
+    k.addVif(10 + i, d, 0);
+    xs.write(`/local/domain/0/backend/vif/${d}/0/state`, '4');
+    xs.write(`/local/domain/${d}/vifq`, '', DOM0_ONLY(d));
+  }
+  for (const [p, v] of Object.entries(opts.hostNodes ?? {})) xs.write(`/local/domain/0/vifq/${p}`, v);
+  const vifq = await VifqClient.open({ transports: { requests: k.transport(100), events: k.transport(200) }, timeoutMs: 500 });
+  const topo = new FakeTopology();
+  const lines: Line[] = [];
+  const d = await Vifqd.open({ xenstore: xs, vifq, topology: topo, logger: memLogger(lines), debounceMs: 1, retry: { initialMs: 5, maxMs: 20 } });
+  t.teardown(async () => { await d.close(); vifq.close(); });
+  return { k, xs, vifq, topo, d, lines };
+}
+
+const limitOf = (k: FakeVifqKernel, ifindex: number): unknown => k.vifs.get(ifindex)?.['limit-bytes'];
+
+// ---- tests -----------------------------------------------------------------------------------
+
+t.test('start: every running guest gets the policy\'s limits, explained, with the line rate and its source', async (t) => {
+  const { k, d } = await setup();
+  // 4 Mbit/s: the floor is two full-size frames (3028 B); both vifs are idle at start
+  t.equal(limitOf(k, 10), 3028, 'vif5.0 at the floor');
+  t.equal(limitOf(k, 11), 3028, 'vif6.0 at the floor');
+  t.equal(k.vifs.get(10)?.group, 2, 'group = the uplink\'s ifindex');
+  const s = d.snapshot();
+  t.same(s.lineRates, [{ ifname: 'eth0', ifindex: 2, bitsPerSec: 4_000_000, source: 'qdisc', detail: 'qdisc-tbf' }]);
+  t.equal(s.vifs.length, 2);
+  t.match(s.vifs[0]?.why.map((r) => r.code), ['idle']);
+  t.equal(s.vifs[0]?.kernel?.limitBytes, 3028, 'the kernel view agrees');
+  t.equal(s.uplinks[0]?.floorBytes, 3028);
+  t.equal(s.lastPass?.applied, 2);
+  t.equal(s.lastPass?.resynced, true, 'the first pass dumped the kernel');
+  t.equal(s.counters.vifSets, 2);
+  const sets = k.requests.filter(([op]) => op === 'vif-set').length;
+  await d.nudge('again');
+  t.equal(k.requests.filter(([op]) => op === 'vif-set').length, sets, 'a second pass with nothing new sends nothing');
+});
+
+t.test('a trusted SLA write changes the kernel limit; priority low sets the class', async (t) => {
+  const { k, xs, lines } = await setup();
+  xs.write('/local/domain/5/vifq/pending-bytes', '2000', DOM0_ONLY(5));
+  await waitFor('limit 2000', () => limitOf(k, 10) === 2000);
+  t.pass('pending-bytes 2000 capped vif5.0');
+  xs.write('/local/domain/6/vifq/priority', 'low', DOM0_ONLY(6));
+  xs.write('/local/domain/6/vifq/timeout-ms', '40', DOM0_ONLY(6));
+  await waitFor('low priority', () => k.vifs.get(11)?.priority === 'low' && k.vifs.get(11)?.['timeout-ms'] === 40);
+  t.equal(k.vifs.get(11)?.['limit-packets'], 4, 'the low class\'s default packet cap');
+  t.ok(lines.some((l) => l.fields.event === 'vif-set' && l.fields.domid === 6 && Array.isArray(l.fields.why)), 'one line per decision, with why');
+});
+
+t.test('a guest that writes its own priority or weight gains nothing: one log line, counted once', async (t) => {
+  const { k, xs, d, lines } = await setup();
+  const before = [limitOf(k, 10), k.vifs.get(10)?.priority];
+  const sets = k.requests.filter(([op]) => op === 'vif-set').length;
+  xs.write('/local/domain/5/vifq/weight', '1000', GUEST_OWNED(5));
+  xs.write('/local/domain/5/vifq/priority', 'high', [{ domid: 0, access: 'none' }, { domid: 5, access: 'both' }]);
+  await waitFor('two findings', () => d.snapshot().counters.untrustedIgnored === 2);
+  xs.write('/local/domain/5/vifq/weight', '999', GUEST_OWNED(5)); // again: same node, same reason
+  await d.nudge('test');
+  t.same([limitOf(k, 10), k.vifs.get(10)?.priority], before, 'limits unchanged');
+  t.equal(k.requests.filter(([op]) => op === 'vif-set').length, sets, 'no vif-set sent');
+  t.equal(d.snapshot().counters.untrustedIgnored, 2, 'each untrusted node counted once');
+  const warned = lines.filter((l) => l.fields.event === 'sla-finding' && l.fields.code === 'untrusted-node');
+  t.same(warned.map((l) => l.fields.path).sort(), ['/local/domain/5/vifq/priority', '/local/domain/5/vifq/weight'], 'one line per untrusted node');
+  t.match(warned[0]?.msg, /ignored xenstore node .*the default applies/);
+  t.equal(d.snapshot().findings.length, 2, 'the snapshot lists them');
+});
+
+t.test('vif-new and vif-del from the kernel: the new vif is set, the gone one forgotten', async (t) => {
+  const { k, xs, d } = await setup();
+  k.addVif(12, 7, 0);
+  xs.write('/local/domain/7/vifq/pending-bytes', '1600', DOM0_ONLY(7));
+  xs.write('/local/domain/0/backend/vif/7/0/state', '4');
+  k.vifNotification('vif-new', 12);
+  await waitFor('vif7.0 set', () => limitOf(k, 12) === 1600);
+  t.pass('vif7.0 got its SLA cap');
+  k.vifNotification('vif-del', 12);
+  k.vifs.delete(12);
+  xs.rm('/local/domain/0/backend/vif/7');
+  await waitFor('vif7.0 forgotten', () => !d.snapshot().vifs.some((v) => v.domid === 7));
+  t.notOk(d.kernelView.has(12), 'not in the kernel view');
+});
+
+t.test('module reload (resync-needed): the kernel is re-dumped and the limits put back', async (t) => {
+  const { k, d } = await setup();
+  const resyncs = d.snapshot().counters.resyncs;
+  k.unload();
+  for (const v of k.vifs.values()) v['limit-bytes'] = 0; // a fresh module knows no limits
+  k.load();
+  await waitFor('limits back', () => limitOf(k, 10) === 3028 && limitOf(k, 11) === 3028);
+  t.ok(d.snapshot().counters.resyncs > resyncs, 'counted as a resync');
+});
+
+t.test('xenstored reconnected: everything is re-read', async (t) => {
+  const { k, xs, d } = await setup();
+  xs.nodes.set('/local/domain/5/vifq/pending-bytes', { value: Buffer.from('1800'), perms: DOM0_ONLY(5) }); // no watch fired
+  await d.nudge('test');
+  t.equal(limitOf(k, 10), 3028, 'a write nobody saw changes nothing yet');
+  xs.emit('reconnected', { downtimeMs: 100, attempts: 1, transport: 'fake', watches: [...xs.watches].map((w) => w.path), failedWatches: [] });
+  await waitFor('re-read', () => limitOf(k, 10) === 1800);
+  t.equal(d.snapshot().counters.xenstoreReconnects, 1);
+});
+
+t.test('a failing xenstore read is logged, counted and retried; the service keeps going', async (t) => {
+  const { k, xs, d, lines } = await setup();
+  xs.failReads = 2;
+  xs.write('/local/domain/5/vifq/pending-bytes', '2500', DOM0_ONLY(5));
+  await waitFor('retried', () => limitOf(k, 10) === 2500);
+  t.ok(d.snapshot().counters.xenstoreReadFailures >= 1, 'counted');
+  t.ok(lines.some((l) => l.level === 'warn' && /retried with backoff/.test(l.msg)), 'logged with what happens next');
+});
+
+t.test('a vif-set the kernel refuses is logged and retried on the next pass', async (t) => {
+  const { k, xs, vifq, d } = await setup();
+  const orig = vifq.setVif.bind(vifq);
+  let fail = 1;
+  vifq.setVif = async (sel, s) => {
+    if (fail-- > 0) throw new Error('EBUSY (injected)');
+    return orig(sel, s);
+  };
+  xs.write('/local/domain/6/vifq/pending-bytes', '2222', DOM0_ONLY(6));
+  await waitFor('set after retry', () => limitOf(k, 11) === 2222);
+  t.equal(d.snapshot().counters.vifSetFailures, 1);
+});
+
+t.test('release reports reach the policy (cumulative counters: the second gives deltas)', async (t) => {
+  const { k, d } = await setup();
+  const entry = (bytes: number, throttled: number) => ({
+    ifindex: 10, domid: 5, handle: 0, bytes, packets: bytes / 1000, 'latency-sum-ns': bytes * 1000, 'latency-max-ns': 1e6,
+    'throttle-events': throttled, 'throttled-ns': throttled * 1e6, 'pending-bytes': 3000, 'pending-packets': 3, hist: [0],
+  });
+  k.report(1000, [entry(100_000, 10)]);
+  k.report(1000, [entry(600_000, 400)]);
+  await waitFor('reports', () => d.snapshot().counters.reports === 2 && d.snapshot().lastPass?.reasons.includes('release-report') === true);
+  const v = d.snapshot().vifs.find((x) => x.domid === 5);
+  t.ok(v?.why.some((r) => r.code === 'budget-share'), `vif5.0 active after its report: ${JSON.stringify(v?.why)}`);
+});
+
+t.test('stop: on-stop keep leaves the limits, reset puts stock ones back', async (t) => {
+  const keep = await setup();
+  await keep.d.close();
+  t.equal(limitOf(keep.k, 10), 3028, 'keep (the default): limits stay');
+  await keep.d.close(); // idempotent
+  const reset = await setup({ hostNodes: { 'on-stop': 'reset' } });
+  t.equal(limitOf(reset.k, 10), 3028);
+  await reset.d.close();
+  t.same([limitOf(reset.k, 10), limitOf(reset.k, 11), reset.k.vifs.get(10)?.group], [0, 0, 0], 'reset: no limits, group 0');
+  t.ok(reset.lines.some((l) => l.fields.event === 'stopped' && l.fields.onStop === 'reset'), 'said so');
+});
+
+t.test('host settings: report interval set in the kernel', async (t) => {
+  const { k, xs } = await setup({ hostNodes: { 'report-interval-ms': '250' } });
+  t.equal(k.config['report-interval-ms'], 250);
+  xs.write('/local/domain/0/vifq/report-interval-ms', '500');
+  await waitFor('500', () => k.config['report-interval-ms'] === 500);
+  t.pass('changed at run time');
+});
+
+t.test('pure parts: unknown line rate, merged reports, argv', async (t) => {
+  const r = computeDesired({
+    nowNs: 0, host: defaultHostSettings(), guests: new Map(), vifs: [{ ifindex: 4, domid: 1, handle: 0 }],
+    placements: [{ ifindex: 4, name: 'vif1.0', domid: 1, handle: 0, identity: 'kernel', bridge: undefined, group: 'name:veth0',
+      uplinks: [{ ifindex: 9, name: 'veth0', kind: 'veth', id: 'name:veth0', lineRate: { bitsPerSecond: undefined, source: 'unknown' } }] }],
+    report: null, state: EMPTY_POLICY_STATE,
+  });
+  t.same(r.lineRates[0], { ifname: 'veth0', ifindex: 9, bitsPerSec: 1e9, source: 'unknown-default', detail: 'unknown' });
+  const e = { domid: 1, handle: 0, bytes: 10, packets: 1, latencySumNs: 5, latencyMaxNs: 5, throttleEvents: 1, throttledNs: 2, pendingBytes: 7, pendingPackets: 1 };
+  const m = mergeReports({ intervalNs: 1e9, entries: [e] }, { intervalNs: 1e9, entries: [{ ...e, pendingBytes: 3, latencyMaxNs: 9 }] });
+  t.same(m, { intervalNs: 2e9, entries: [{ ...e, bytes: 20, packets: 2, latencySumNs: 10, latencyMaxNs: 9, throttleEvents: 2, throttledNs: 4, pendingBytes: 3 }] });
+  t.same(parseMainArgs(['--once', '--log-level', 'debug'], {}), { logLevel: 'debug', once: true });
+  t.same(parseMainArgs([], { VIFQD_LOG_LEVEL: 'warn' }), { logLevel: 'warn', once: false });
+  t.throws(() => parseMainArgs(['--log-level', 'loud'], {}), VifqdUsageError);
+  t.throws(() => parseMainArgs(['--bogus'], {}), VifqdUsageError);
+});
