@@ -324,10 +324,16 @@ export class VifqMetrics {
       r.latencySumNs += d['latency-sum-ns'];
       const h = d.hist;
       const hist = r.hist;
-      const n = h.length < hist.length ? h.length : hist.length;
-      for (let i = 0; i < n; i++) hist[i] = (hist[i] ?? 0) + (h[i] ?? 0);
-      // a longer histogram (a future kernel with more buckets) folds into the last, +Inf, bucket
-      for (let i = n; i < h.length; i++) hist[hist.length - 1] = (hist[hist.length - 1] ?? 0) + (h[i] ?? 0);
+      const last = hist.length - 1;
+      for (let i = 0; i < h.length; i++) {
+        const x = h[i] ?? 0;
+        // most buckets of a report are empty; a longer histogram (a future kernel with more
+        // buckets) folds into the last, +Inf, bucket
+        if (x !== 0) {
+          const j = i < last ? i : last;
+          hist[j] = (hist[j] ?? 0) + x;
+        }
+      }
     }
   }
 

@@ -1,5 +1,6 @@
 import t from 'tap';
 import { request } from 'node:http';
+import { readFileSync } from 'node:fs';
 import {
   INFLIGHT_BUCKET_BOUNDS_SECONDS, MetricsListenError, MetricsServer, VifqMetrics, type DesiredVif,
 } from '../../src/service/index.js';
@@ -131,6 +132,12 @@ t.test('the histogram: cumulative buckets, +Inf = count, sum in seconds, across 
   t.equal(find(lines, 'vifq_vif_inflight_seconds_count')[0]?.value, 13);
   t.equal(find(lines, 'vifq_vif_inflight_seconds_sum')[0]?.value, 3.5);
   t.notOk(buckets.some((b) => b.labels.le === undefined), 'every bucket has le');
+  // a longer histogram (a future kernel) folds into +Inf; a shorter one fills the first buckets
+  m.observeRelease([release(5, 1, 0, { hist: [...new Array<number>(VIFQ_HIST_BUCKETS).fill(0), 2, 3] }), release(5, 1, 0, { hist: [1] })]);
+  const after = find(parse(await m.metrics()).lines, 'vifq_vif_inflight_seconds_bucket', { vif: 'vif1.0' }).map((b) => b.value);
+  t.equal(after[0], 6);
+  t.equal(after[22], 13);
+  t.equal(after[23], 19, '+Inf got the 5 beyond the kernel\'s buckets');
 });
 
 t.test('fed by the client\'s cumulative -> delta conversion, totals equal the kernel\'s growth', async (t) => {
@@ -289,4 +296,48 @@ t.test('metrics() (own formatting) is byte for byte prom-client\'s registry.metr
     const hist = json.find((x) => x.name === 'vifq_vif_inflight_seconds');
     t.equal(hist?.values.filter((v) => v.labels.le !== undefined).length, 2 * VIFQ_HIST_BUCKETS, 'JSON view has the buckets too');
   }
+});
+
+t.test('the Grafana dashboard reads only metrics VifqMetrics exposes, with labels they have', async (t) => {
+  const dash = JSON.parse(readFileSync(new URL('../../dom0-scripts/grafana/vifq-dashboard.json', import.meta.url), 'utf8')) as {
+    panels: Array<{ title: string; targets?: Array<{ expr: string }> }>;
+    templating: { list: Array<{ definition?: string }> };
+  };
+  const m = new VifqMetrics();
+  m.setVif({ ifindex: 1, domid: 1, handle: 0, domain: 'a', uplink: 'eth0' });
+  m.setVifState(decision(1, 1, 0, 3000, 'eth0'));
+  m.observeRelease([release(1, 1, 0)]);
+  m.setUplink({ id: 'eth0', rateBitsPerSec: 1e9, rateSource: 'link-speed', budgetNs: 1e6, budgetBytes: 125000, poolBytes: 125000, floorBytes: 3028, activeVifs: 1, why: [] });
+  m.countReconcileError('vif-set');
+  m.countResync('overrun');
+  const { lines } = parse(await m.metrics());
+  const labelsOfName = new Map<string, Set<string>>();
+  for (const l of lines) {
+    const set = labelsOfName.get(l.name) ?? new Set<string>(['instance', 'job']);
+    for (const k of Object.keys(l.labels)) set.add(k);
+    labelsOfName.set(l.name, set);
+  }
+  const exprs = [
+    ...dash.panels.flatMap((p) => (p.targets ?? []).map((x) => x.expr)),
+    ...dash.templating.list.flatMap((v) => (v.definition ? [v.definition] : [])),
+  ];
+  t.ok(exprs.length > 15, `${exprs.length} queries`);
+  const used = new Set<string>();
+  for (const e of exprs) {
+    for (const mm of e.matchAll(/\b(vifq_[a-z_]+)(?:\{([^}]*)\})?/g)) {
+      const name = mm[1] as string;
+      used.add(name.replace(/_(bucket|sum|count)$/, ''));
+      const labels = labelsOfName.get(name);
+      t.ok(labels, `${name} is exposed`);
+      for (const lm of (mm[2] ?? '').matchAll(/(\w+)=~?"/g)) t.ok(labels?.has(lm[1] as string), `${name} has label ${lm[1]}`);
+    }
+    for (const bm of e.matchAll(/by \(([^)]*)\)/g)) {
+      for (const l of (bm[1] as string).split(',').map((x) => x.trim())) t.ok(l === 'le' || [...labelsOfName.values()].some((s) => s.has(l)), `by label ${l} exists`);
+    }
+  }
+  for (const name of ['vifq_vif_pending_bytes', 'vifq_vif_limit_bytes', 'vifq_vif_transmit_bytes_total', 'vifq_vif_throttled_seconds_total',
+    'vifq_vif_inflight_seconds', 'vifq_uplink_budget_bytes', 'vifq_uplink_line_rate_bits_per_second']) {
+    t.ok(used.has(name), `the dashboard shows ${name}`);
+  }
+  t.ok(exprs.some((e) => e.startsWith('histogram_quantile(0.99, sum by (le')), 'p99 via histogram_quantile over le');
 });
