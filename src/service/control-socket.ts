@@ -12,8 +12,9 @@
  * Responses may come in any order (handlers are async); match them by id.
  *
  * Who may connect. Node cannot read SO_PEERCRED, so the server cannot ask who the peer is. Access
- * is decided by the file system instead: the socket's directory is created (or tightened) to
- * 0700 and must belong to the server's user, and the socket itself is 0600. Connecting to a unix
+ * is decided by the file system instead: the socket's directory is created 0700 (an existing
+ * one must belong to the server's user and be closed to group and others, or the server refuses
+ * to start; it never chmods a directory it did not create), and the socket itself is 0600. Connecting to a unix
  * socket needs write permission on it and search permission on every directory above, so only
  * that user (root, for vifqd) and processes with CAP_DAC_OVERRIDE can connect. The socket is
  * created by listen() with the process umask and chmod'ed right after; in between, the 0700
@@ -587,12 +588,21 @@ export class ControlServer extends EventEmitter<ControlServerEvents> {
     }
   }
 
-  /** The directory: created 0700, or an existing one of ours tightened to 0700; never a symlink or someone else's. */
+  /**
+   * The directory decides who may connect. One vifqd creates is made 0700. An existing one (systemd's
+   * RuntimeDirectory=vifq, mode 0700) must be a real directory of vifqd's uid that nobody else may
+   * enter; it is never chmod'ed (a --control-socket in /tmp must not turn /tmp into 0700).
+   */
   private prepareDirectory(dir: string): void {
+    let created: string | undefined;
     try {
-      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      created = mkdirSync(dir, { recursive: true, mode: 0o700 });
     } catch (e) {
       throw new ControlSocketPathError(this.path, `creating its directory ${dir} failed: ${causeText(e)}`, 'vifqd must run as root (or give a --control-socket in a writable directory)', e);
+    }
+    if (created !== undefined) {
+      chmodSync(dir, 0o700); // exactly 0700 whatever the umask
+      return;
     }
     const st = lstatSync(dir);
     if (!st.isDirectory()) {
@@ -603,7 +613,10 @@ export class ControlServer extends EventEmitter<ControlServerEvents> {
       throw new ControlSocketPathError(this.path, `its directory ${dir} belongs to uid ${st.uid}, not to vifqd's uid ${uid}`,
         `the directory decides who may connect: remove ${dir} (vifqd recreates it 0700) or use another --control-socket`);
     }
-    if ((st.mode & 0o777) !== 0o700) chmodSync(dir, 0o700);
+    if ((st.mode & 0o077) !== 0) {
+      throw new ControlSocketPathError(this.path, `its directory ${dir} has mode 0${(st.mode & 0o777).toString(8)}: others may enter it`,
+        `the socket needs a private directory: \`chmod 0700 ${dir}\` if it is vifqd's own, or use another --control-socket (its directory is then created 0700)`);
+    }
   }
 
   /** Refuses a live socket or a non-socket at the path; removes a stale socket. */

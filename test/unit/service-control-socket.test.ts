@@ -84,16 +84,30 @@ t.test('socket 0600 in a 0700 directory; removed on close; close idempotent', as
   t.notOk(existsSync(path), 'socket file removed');
 });
 
-t.test('an existing directory of ours is tightened to 0700; a non-socket path is refused', async (t) => {
+t.test('an existing directory open to others is refused and left alone; a non-socket path is refused', async (t) => {
   const path = freshPath();
-  mkdirSync(join(path, '..'), { recursive: true });
-  chmodSync(join(path, '..'), 0o755);
+  const dir = join(path, '..');
+  mkdirSync(dir, { recursive: true });
+  chmodSync(dir, 0o755);
+  const open = await ControlServer.open({ path, handlers: {} }).catch((e: unknown) => e);
+  t.ok(open instanceof ControlSocketPathError, 'a 0755 directory');
+  t.match((open as Error).message, /has mode 0755: others may enter it/);
+  t.match((open as ControlSocketPathError).hint, /chmod 0700/);
+  t.equal(statSync(dir).mode & 0o777, 0o755, 'not chmod-ed (it might be /tmp)');
+  t.notOk(existsSync(path));
+
+  chmodSync(dir, 0o700);
   writeFileSync(path, 'not a socket');
   const err = await ControlServer.open({ path, handlers: {} }).catch((e: unknown) => e);
   t.ok(err instanceof ControlSocketPathError, 'a regular file at the path');
   t.match((err as Error).message, /is not a socket/);
-  t.equal(statSync(join(path, '..')).mode & 0o777, 0o700, 'directory tightened');
   t.ok(existsSync(path), 'the file was not removed');
+
+  // an existing private directory (systemd's RuntimeDirectory=vifq, 0700) is used as it is
+  rmSync(path);
+  const s = await ControlServer.open({ path, handlers: {} });
+  t.equal(statSync(path).mode & 0o777, 0o600);
+  await s.close();
 });
 
 t.test('a live socket at the path is refused; a stale one is replaced', async (t) => {
