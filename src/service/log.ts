@@ -56,7 +56,7 @@ export function createLogger(opts: LoggerOptions = {}): ServiceLogger {
 
 /** The fields of an error for a log line: its class, what happened, what to do. */
 export function errorFields(err: unknown): LogFields {
-  if (err instanceof VifqError) return { err: { type: err.name, message: err.summary, hint: err.hint } };
-  if (err instanceof Error) return { err: { type: err.name, message: err.message } };
-  return { err: { type: typeof err, message: String(err) } };
+  if (err instanceof VifqError) return { error: { type: err.name, message: err.summary, hint: err.hint } };
+  if (err instanceof Error) return { error: { type: err.name, message: err.message } };
+  return { error: { type: typeof err, message: String(err) } };
 }
