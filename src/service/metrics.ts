@@ -183,6 +183,7 @@ export interface VifqMetricsOptions {
  * - `setVifState()` with each applied decision (limits), `observeKernelVif()` on a dump;
  * - `observeRelease()` with each release event (pending gauges, counters, histogram);
  * - `setUplink()` with each uplink decision, `uplinkGone()`;
+ * - after a resync, `retainVifs()` / `retainUplinks()` with what exists (a lost vif-del leaves nothing);
  * - `count*()` for untrusted writes, reconcile passes/errors and resyncs.
  */
 export class VifqMetrics {
@@ -342,9 +343,29 @@ export class VifqMetrics {
     return this.vifs.delete(ifindex);
   }
 
-  /** ifindexes with series (for the daemon to drop vifs it no longer knows after a resync). */
+  /** ifindexes with series. */
   knownVifs(): number[] {
     return [...this.vifs.keys()];
+  }
+
+  /**
+   * Keeps the series of these vifs only (after a resync: a vif-del lost to an overrun must not
+   * leave its series behind). Returns the ifindexes removed.
+   */
+  retainVifs(ifindexes: Iterable<number>): number[] {
+    const keep = new Set(ifindexes);
+    const gone: number[] = [];
+    for (const k of this.vifs.keys()) if (!keep.has(k)) gone.push(k);
+    for (const k of gone) this.vifs.delete(k);
+    return gone;
+  }
+
+  /** Keeps these uplinks only (an uplink unplugged or no longer reached by any vif). */
+  retainUplinks(ids: Iterable<string>): string[] {
+    const keep = new Set(ids);
+    const gone = [...this.uplinks.keys()].filter((id) => !keep.has(id));
+    for (const id of gone) this.uplinks.delete(id);
+    return gone;
   }
 
   /** One uplink's decision (budget, floor, active vifs, line rate); `lineRateSource` from topology if finer. */

@@ -172,6 +172,17 @@ t.test('a vif that goes away takes every one of its series with it', async (t) =
   t.ok(find(lines, 'vifq_vif_limit_bytes', { domid: '3' }).length === 1, 'the other vif stays');
   t.same(m.knownVifs(), [11]);
   t.equal(m.uplinkGone('eth0'), false, 'no uplink set');
+  // after a resync: keep what exists, whatever vif-dels were lost
+  m.observeRelease([release(12, 4, 0), release(13, 5, 0)]);
+  t.same(m.retainVifs([13, 99]).sort(), [11, 12]);
+  t.same(m.knownVifs(), [13]);
+  const up = { rateBitsPerSec: 1e9, rateSource: 'link-speed', budgetNs: 1e6, budgetBytes: 1, poolBytes: 1, floorBytes: 1, activeVifs: 0, why: [] } as const;
+  m.setUplink({ ...up, id: 'eth0' });
+  m.setUplink({ ...up, id: 'eth1' });
+  t.same(m.retainUplinks(['eth1']), ['eth0']);
+  ({ lines } = parse(await m.metrics()));
+  t.same(find(lines, 'vifq_uplink_budget_bytes').map((l) => l.labels.uplink), ['eth1']);
+  t.same([...new Set(lines.filter((l) => l.labels.domid !== undefined).map((l) => l.labels.domid))], ['5']);
 });
 
 t.test('labels change in place: a renamed domain or a moved vif has one series, under its new labels', async (t) => {
