@@ -38,13 +38,14 @@ export async function readTree(xs: ServiceXenstore, base: string): Promise<SlaNo
   const visit = async (path: string, depth: number): Promise<void> => {
     if (out.length >= MAX_NODES) return;
     const [value, perms, kids] = await Promise.all([absent(xs.readBytes(path)), absent(xs.getPerms(path)), absent(xs.directory(path))]);
-    if (value === undefined || perms === undefined) return; // gone meanwhile
+    if (value === undefined || perms === undefined || out.length >= MAX_NODES) return; // gone meanwhile, or enough
     out.push({ path, value, perms });
     if (depth >= MAX_DEPTH) return;
-    for (const k of kids ?? []) await visit(`${path}/${k}`, depth + 1);
+    // siblings in parallel: the client pipelines, so a tree costs its depth in round trips, not its size
+    await Promise.all((kids ?? []).map((k) => visit(`${path}/${k}`, depth + 1)));
   };
   await visit(base, 0);
-  return out;
+  return out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0)); // stable order for the parsers' findings
 }
 
 export async function readGuestSla(xs: ServiceXenstore, domid: number): Promise<GuestSlaResult> {
