@@ -496,7 +496,7 @@ export interface MetricsServerEvents {
   close: [cause: Error | undefined];
 }
 
-/** GET /metrics on 127.0.0.1:<port>; every other path or method is 404 (405 for /metrics). */
+/** GET (and HEAD) /metrics on 127.0.0.1:<port>; every other path or method is 404. */
 export class MetricsServer extends EventEmitter<MetricsServerEvents> {
   private readonly server: Server;
   private closed = false;
@@ -540,12 +540,8 @@ export class MetricsServer extends EventEmitter<MetricsServerEvents> {
 
   private serve(req: IncomingMessage, res: ServerResponse): void {
     const path = (req.url ?? '').split('?')[0];
-    if (path !== '/metrics') {
+    if (path !== '/metrics' || (req.method !== 'GET' && req.method !== 'HEAD')) {
       res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' }).end('not found: vifqd serves GET /metrics only\n');
-      return;
-    }
-    if (req.method !== 'GET' && req.method !== 'HEAD') {
-      res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain; charset=utf-8' }).end('method not allowed\n');
       return;
     }
     this.metrics.metrics().then((body) => {

@@ -256,7 +256,8 @@ t.test('MetricsServer: GET /metrics on 127.0.0.1, 404 elsewhere, close idempoten
   t.equal((await get(port, '/')).status, 404);
   t.equal((await get(port, '/metricsx')).status, 404);
   t.equal((await get(port, '/metrics?x=1')).status, 200);
-  t.equal((await get(port, '/metrics', 'POST')).status, 405);
+  t.equal((await get(port, '/metrics', 'POST')).status, 404, 'GET only');
+  t.equal((await get(port, '/metrics', 'HEAD')).status, 200);
   let closes = 0;
   s.on('close', () => { closes++; });
   await Promise.all([s.close(), s.close()]);
