@@ -388,6 +388,7 @@ export class Vifqd extends EventEmitter<VifqdEvents> {
   private warn(component: string, err: VifqError): void {
     this.counters.warnings++;
     this.log.warn({ event: 'warning', component, ...errorFields(err) }, err.summary);
+    this.emit('warning', err);
   }
 
   private resyncAll(reason: string): void {

@@ -1,0 +1,64 @@
+// vifqd-xs.mjs - runs in dom0 next to a running vifqd, on the compiled clients (/vifq/dist).
+//   latency <domid> <n>   writes /local/domain/<domid>/vifq/pending-bytes n times (a new value
+//                         each time, below the floor so the SLA cap decides the limit) and polls
+//                         vif-get every 25 ms until the kernel's limit-bytes equals it (a tighter
+//                         poll steals the CPU vifqd needs under TCG); prints {"ifindex", "writes":
+//                         [{want, writtenAt (epoch ms, before the write), polledMs}], "missed"}.
+//                         The host side takes the exact latency from vifqd's vif-set log line.
+//   untrusted <domid>     as dom0 but with the guest as owner (what a guest-written node looks
+//                         like), in one transaction: vifq/priority = low, vifq/weight = 1000;
+//                         waits 2 s and prints the vif as vif-get reports it
+import { performance } from 'node:perf_hooks';
+import { XenstoreClient } from '/vifq/dist/xenstore/index.js';
+import { VifqClient } from '/vifq/dist/vifq/index.js';
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const [cmd, ...args] = process.argv.slice(2);
+const domid = Number(args[0]);
+const xs = await XenstoreClient.open();
+const vifq = await VifqClient.open();
+try {
+  const vif = (await vifq.listVifs()).find((v) => v.domid === domid && v.handle === 0);
+  if (!vif) throw new Error(`no vif of domain ${domid}`);
+  if (cmd === 'latency') {
+    const n = Number(args[1]);
+    const path = `/local/domain/${domid}/vifq/pending-bytes`;
+    const writes = [];
+    const missed = [];
+    for (let i = 0; i < n; i++) {
+      const want = 2000 + 8 * (i + 1);
+      const writtenAt = Date.now();
+      const t0 = performance.now();
+      await xs.write(path, String(want));
+      let got;
+      while (performance.now() - t0 < 5000) {
+        got = (await vifq.getVif({ ifindex: vif.ifindex }))['limit-bytes'];
+        if (got === want) break;
+        await sleep(25);
+      }
+      if (got === want) writes.push({ want, writtenAt, polledMs: performance.now() - t0 });
+      else missed.push({ want, got });
+      await sleep(20 + Math.floor(Math.random() * 30));
+    }
+    await xs.write(path, 'none');
+    console.log(JSON.stringify({ ifindex: vif.ifindex, writes, missed }));
+  } else if (cmd === 'untrusted') {
+    const base = `/local/domain/${domid}/vifq`;
+    await xs.transaction(async (tx) => {
+      for (const [name, value] of [['priority', 'low'], ['weight', '1000']]) {
+        await tx.write(`${base}/${name}`, value);
+        await tx.setPerms(`${base}/${name}`, [{ domid, access: 'none' }]);
+      }
+    });
+    await sleep(2000);
+    console.log(JSON.stringify(await vifq.getVif({ ifindex: vif.ifindex })));
+  } else {
+    throw new Error(`unknown command ${cmd}`);
+  }
+} catch (e) {
+  console.log(JSON.stringify({ error: { name: e?.name, message: e?.message } }));
+  process.exitCode = 1;
+} finally {
+  vifq.close();
+  await xs.close();
+}
