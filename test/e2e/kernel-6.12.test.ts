@@ -10,7 +10,7 @@
 import t from 'tap';
 import { Lab } from '../lab/lab.js';
 import { md5Traffic } from '../lab/traffic.js';
-import { bulkTrafficThenQuiet, destroyWhileFlooding, floodPhase, overRangeLimitRequests, unloadNetback, ynlCliDumpVifs, type PendingSamples } from '../lab/scenarios.js';
+import { acctEntriesReadBack, bulkTrafficThenQuiet, destroyWhileFlooding, floodPhase, overRangeLimitRequests, unloadNetback, ynlCliDumpVifs, type PendingSamples } from '../lab/scenarios.js';
 import { buildVifqModule, dmesgProblems, dumpVifs, ifindexOf, isError, nl, nlBatch, percentile, type NlError, type VifInfo } from '../lab/vifq.js';
 
 const LIMIT = 16384;
@@ -129,4 +129,8 @@ t.test(`xl destroy of a flooding guest, ${DESTROY_ROUNDS} times, then a clean un
   t.equal(rm.rc, 0, `rmmod xen_netback exits 0: ${rm.stderr}`);
   t.notOk(rm.stillLoaded, 'xen_netback is no longer loaded');
   t.equal(await dmesgProblems(lab), '', 'no oops/WARN/BUG in dmesg after the unload');
+  const r = await acctEntriesReadBack(lab);
+  t.equal(r.code, 0, `insmod steps ran (exit ${r.code}: 3/4/6 insmod or rmmod failed, 5 a junk value was accepted): ${r.stderr}`);
+  t.equal(r.small, 64, `tx_acct_entries=1 reads back as the NAPI budget, 64 (${r.stdout.replace(/\n/g, ', ')})`);
+  t.equal(r.deflt, 1024, 'without the parameter the pool is 4 * MAX_PENDING_REQS (1024)');
 });

@@ -8,7 +8,7 @@
 import t from 'tap';
 import { Lab } from '../lab/lab.js';
 import { md5Traffic } from '../lab/traffic.js';
-import { YNL_CLI, bulkTrafficThenQuiet, le32, nlAttr, overRangeLimitRequests, parseCliReportEntries, ynlCliDumpVifs } from '../lab/scenarios.js';
+import { YNL_CLI, acctEntriesReadBack, bulkTrafficThenQuiet, le32, nlAttr, overRangeLimitRequests, parseCliReportEntries, unloadNetback, ynlCliDumpVifs } from '../lab/scenarios.js';
 import { DRIVER, buildVifqModule, dmesgProblems, dumpVifs, isError, nl, nlBatch, type NlError, type VifInfo } from '../lab/vifq.js';
 
 const module = buildVifqModule('basic');
@@ -186,4 +186,15 @@ t.test('the module reloads while a client is open: the next listVifs() works wit
     `the client saw the family go and come back through nlctrl (events: ${r.events.join(', ')})`);
   t.type(r.after, 'number', `listVifs() on the same client answered after the reload (${r.after} vifs, family id ${r.familyId})`);
   t.equal(await dmesgProblems(lab), '', 'no oops/WARN/BUG in dmesg after the reload');
+});
+
+t.test('tx_acct_entries below the NAPI budget is raised to it (a smaller pool could starve a queue for good)', async (t) => {
+  // after the reload case: no guest is left, so the module can go
+  const rm = await unloadNetback(lab);
+  t.equal(rm.rc, 0, `rmmod xen_netback: ${rm.stderr}`);
+  const r = await acctEntriesReadBack(lab);
+  t.equal(r.code, 0, `insmod steps ran (exit ${r.code}: 3/4/6 insmod or rmmod failed, 5 a junk value was accepted): ${r.stderr}`);
+  t.equal(r.small, 64, `tx_acct_entries=1 reads back as the NAPI budget, 64 (${r.stdout.replace(/\n/g, ', ')})`);
+  t.equal(r.deflt, 1024, 'without the parameter the pool is 4 * MAX_PENDING_REQS (1024)');
+  t.equal(await dmesgProblems(lab), '', 'no oops/WARN/BUG in dmesg');
 });

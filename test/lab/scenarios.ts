@@ -194,6 +194,27 @@ export async function unloadNetback(lab: Lab): Promise<{ rc: number; stillLoaded
   };
 }
 
+/**
+ * With xen_netback unloaded: load /lab/xen-netback.ko with tx_acct_entries=1 and read the
+ * parameter back, reload with a junk value (must be refused), then load it without the
+ * parameter and read the default. code: 0, or 3-6 for the step that failed.
+ */
+export async function acctEntriesReadBack(lab: Lab): Promise<{ code: number; small: number; deflt: number; stderr: string; stdout: string }> {
+  const r = await lab.dom0(`insmod /lab/xen-netback.ko tx_acct_entries=1 || exit 3
+echo "small $(cat /sys/module/xen_netback/parameters/tx_acct_entries)"
+rmmod xen_netback || exit 4
+insmod /lab/xen-netback.ko tx_acct_entries=junk 2>/dev/null && exit 5
+insmod /lab/xen-netback.ko || exit 6
+echo "default $(cat /sys/module/xen_netback/parameters/tx_acct_entries)"`, { timeoutMs: 120_000 });
+  return {
+    code: r.code,
+    small: Number(/^small (\d+)$/m.exec(r.stdout)?.[1] ?? -1),
+    deflt: Number(/^default (\d+)$/m.exec(r.stdout)?.[1] ?? -1),
+    stderr: r.stderr.trim(),
+    stdout: r.stdout.trim(),
+  };
+}
+
 /** One netlink attribute on the wire, as hex (raw requests bypass the YNL codec and its checks). */
 export function nlAttr(type: number, payloadHex: string): string {
   return encodeAttr(type, Buffer.from(payloadHex, 'hex')).toString('hex');
