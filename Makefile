@@ -94,7 +94,8 @@ bench: deps build lab-images
 	node --import tsx bench/xenstore-lab.ts --reads 2000 --runs 3
 	node --import tsx bench/xenstore-host.ts
 	node --import tsx bench/genl-decode.ts
-	@if [ -f bench/policy.ts ]; then node --import tsx bench/policy.ts; fi
+	node --import tsx bench/policy.ts
+	node --import tsx bench/metrics.ts
 
 clean:
 	rm -rf dist build/lab build/lab-runs build/netback .tap

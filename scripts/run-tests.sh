@@ -4,10 +4,15 @@
 #   kernel: kernel-patch/check.sh (checkpatch --strict, bisect builds, W=1, ynl-gen)
 #   lab:    test/e2e (one file at a time: each boots Xen in QEMU/TCG once, shared
 #           by its cases); the summary lists every lab file's wall time
+#   all:    host, then the lab files; the kernel checks run in the background beside
+#           the lab file named by $KERNEL_BESIDE (default netback-teardown: the longest
+#           file and one that measures no timing), since the lab's QEMU uses one CPU
+#           and the kernel builds (make without -j) the other. Their output follows.
 # host also runs `npm run check:static` (generated code up to date, layering) when
 # package.json has it. N counts assertions over all suites (a static check counts
 # one). Exit status non-zero if anything failed.
 set -uo pipefail
+SELF=$(cd "$(dirname "$0")" && pwd)/$(basename "$0")
 cd "$(dirname "$0")/.."
 shopt -s nullglob
 what=${1:-all}
@@ -48,19 +53,46 @@ static_checks() {
     echo "=== static: npm run check:static"
     if npm run --silent check:static; then passed=$((passed + 1)); else failed=$((failed + 1)); rc=1; fi
 }
-lab_files() {
-    local f start
+kernel_background() {  # run-tests.sh kernel, in the background, output to $kernel_log
+    kernel_log=$(mktemp)
+    echo "=== kernel checks: started in the background (output at the end)"
+    "$SELF" kernel > "$kernel_log" 2>&1 &
+    kernel_pid=$!
+}
+kernel_collect() {  # wait for the background kernel checks, show them, count them
+    [ -n "${kernel_pid:-}" ] || return 0
+    wait "$kernel_pid" || rc=1
+    echo "=== kernel checks (ran in the background):"
+    cat "$kernel_log"
+    local line p f
+    line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$kernel_log" | tail -1)
+    if [ -z "$line" ]; then echo "=== kernel checks: no summary line"; failed=$((failed + 1)); rc=1
+    else
+        p=${line%% passed*}; f=${line#*, }; f=${f%% failed}
+        passed=$((passed + p)); failed=$((failed + f))
+    fi
+    while IFS= read -r line; do times+=("$line (in the background)"); done < <(grep -E '^ +[0-9]+ s  kernel-patch/' "$kernel_log" | sed 's/^    //')
+    rm -f "$kernel_log"; kernel_pid=""
+}
+lab_files() {  # lab_files [with-kernel]
+    local f start beside=${KERNEL_BESIDE:-netback-teardown}
     for f in test/e2e/*.test.ts; do
+        [ "${1:-}" = with-kernel ] && [ "$(basename "$f" .test.ts)" = "$beside" ] && kernel_background
         start=$SECONDS
         suite "lab $(basename "$f" .test.ts)" --jobs=1 --timeout=1800 "$f"
         times+=("$(printf '%5d s  %s' $((SECONDS - start)) "$f")")
     done
+    if [ "${1:-}" = with-kernel ]; then
+        [ -n "${kernel_pid:-}" ] || kernel_checks   # no such lab file: run them after
+        kernel_collect
+    fi
 }
 case $what in
     host|all) static_checks; suite "unit+host" --jobs=2 --timeout=300 test/unit/*.test.ts test/host/*.test.ts ;;&
-    kernel|all) kernel_checks ;;&
-    lab|all)  lab_files ;;
-    host|kernel) ;;
+    kernel) kernel_checks ;;
+    lab)  lab_files ;;
+    all)  lab_files with-kernel ;;
+    host) ;;
     *) echo "usage: run-tests.sh host|kernel|lab|all" >&2; exit 2 ;;
 esac
 [ $failed -gt 0 ] && rc=1

@@ -78,30 +78,36 @@ t.test('a low-priority vif is held back by a busy high-priority peer, sends on t
   ]);
   const v3 = set[2] as { priority: string; group: number; 'limit-packets': number; 'timeout-ms': number };
   t.same([v3.priority, v3.group, v3['limit-packets'], v3['timeout-ms']], ['low', 1, 8, 200], `vif${g3.domid}.0: low priority, group 1, cap 8, timeout 200 ms`);
-  // domu3 floods for the whole run; domu2 (high, same group) floods only in the middle
-  const snap = (tag: string): string => `echo "${tag} $(${ethtoolVq(g3.domid)} | awk '/tx_handed_packets:|tx_lowprio_timeout_sends:/{printf "%s ", $2}')$(${ethtoolVq(g2.domid)} | awk '/tx_handed_packets:/{print $2}')"`;
-  const r = await lab.dom0(`/lab/gexec ${g3.ip} 'udpblast 198.18.0.100 9 26 1400' > /tmp/lp3.out 2>&1 & p3=$!
-sleep 2; ${snap('a0')}; sleep 4; ${snap('a1')}
-/lab/gexec ${g2.ip} 'udpblast 198.18.0.100 9 8 1400' > /tmp/lp2.out 2>&1 & p2=$!
-sleep 2; ${snap('b0')}; sleep 4; ${snap('b1')}
-wait $p2; sleep 1; ${snap('c0')}; sleep 4; ${snap('c1')}
-wait $p3; cat /tmp/lp2.out /tmp/lp3.out`, { timeoutMs: 120_000 });
+  // domu3 floods for the whole run, domu2 (high, same group) only in the middle; each flood is
+  // stopped by hand after its last snapshot, so that slow snapshots on a loaded machine cannot
+  // outlast a flood. Each snapshot has dom0's uptime, and the phases compare rates.
+  const snap = (tag: string): string => `echo "${tag} $(cut -d" " -f1 /proc/uptime) $(${ethtoolVq(g3.domid)} | awk '/tx_handed_packets:|tx_lowprio_timeout_sends:/{printf "%s ", $2}')$(${ethtoolVq(g2.domid)} | awk '/tx_handed_packets:/{print $2}')"`;
+  // started: once a flood's vif has handed 200 more packets (at most 30 s)
+  const started = (domid: number): string => `a=$(${ethtoolVq(domid)} | awk '/tx_handed_packets:/{print $2}'); for i in $(seq 150); do sleep 0.2; b=$(${ethtoolVq(domid)} | awk '/tx_handed_packets:/{print $2}'); [ $((b - a)) -gt 200 ] && break; done`;
+  const r = await lab.dom0(`/lab/gexec ${g3.ip} 'udpblast 198.18.0.100 9 90 1400' > /tmp/lp3.out 2>&1 & p3=$!
+${started(g3.domid)}; sleep 1; ${snap('a0')}; sleep 4; ${snap('a1')}
+/lab/gexec ${g2.ip} 'udpblast 198.18.0.100 9 90 1400' > /tmp/lp2.out 2>&1 & p2=$!
+${started(g2.domid)}; sleep 1; ${snap('b0')}; sleep 4; ${snap('b1')}
+/lab/gexec ${g2.ip} 'killall udpblast'; wait $p2; sleep 1; ${snap('c0')}; sleep 4; ${snap('c1')}
+/lab/gexec ${g3.ip} 'killall udpblast'; wait $p3; cat /tmp/lp2.out /tmp/lp3.out`, { timeoutMs: 150_000 });
   t.equal(r.code, 0, `phases ran: ${r.stderr.trim()}`);
-  const s = (tag: string): number[] => (new RegExp(`^${tag} (\\d+)\\s+(\\d+)\\s+(\\d+)\\s*$`, 'm').exec(r.stdout) ?? []).slice(1).map(Number);
-  const phase = (a: string, b: string): { low: number; timeouts: number; high: number } => {
-    const [l0 = 0, t0 = 0, h0 = 0] = s(a); const [l1 = 0, t1 = 0, h1 = 0] = s(b);
-    return { low: l1 - l0, timeouts: t1 - t0, high: h1 - h0 };
+  const s = (tag: string): number[] => (new RegExp(`^${tag} ([\\d.]+) (\\d+)\\s+(\\d+)\\s+(\\d+)\\s*$`, 'm').exec(r.stdout) ?? []).slice(1).map(Number);
+  const phase = (a: string, b: string): { low: number; timeouts: number; high: number; secs: number; lowRate: number } => {
+    const [s0 = 0, l0 = 0, t0 = 0, h0 = 0] = s(a); const [s1 = 0, l1 = 0, t1 = 0, h1 = 0] = s(b);
+    const secs = Math.max(s1 - s0, 0.001);
+    return { low: l1 - l0, timeouts: t1 - t0, high: h1 - h0, secs, lowRate: (l1 - l0) / secs };
   };
-  t.ok(s('a0').length === 3 && s('c1').length === 3, `all snapshots taken: ${r.stdout.split('\n').filter((l) => /^[abc][01] /.test(l)).join(' | ')}`);
+  t.ok(s('a0').length === 4 && s('c1').length === 4, `all snapshots taken: ${r.stdout.split('\n').filter((l) => /^[abc][01] /.test(l)).join(' | ')}`);
   const alone = phase('a0', 'a1');
   const busy = phase('b0', 'b1');
   const idle = phase('c0', 'c1');
-  t.comment(`low-priority vif${g3.domid}.0 in 4 s: alone ${alone.low} packets (${alone.timeouts} timeout sends), peer busy ${busy.low} (${busy.timeouts} timeout sends; peer sent ${busy.high}), peer idle again ${idle.low} (${idle.timeouts})`);
+  const per = (p: { low: number; secs: number }): string => `${p.low} in ${p.secs.toFixed(1)} s`;
+  t.comment(`low-priority vif${g3.domid}.0: alone ${per(alone)} (${alone.timeouts} timeout sends), peer busy ${per(busy)} (${busy.timeouts} timeout sends; peer sent ${busy.high}), peer idle again ${per(idle)} (${idle.timeouts})`);
   t.ok(busy.high > 500, `the high-priority peer sends at full speed (${busy.high} packets)`);
-  t.ok(busy.low < alone.low / 5, `held back while the peer is busy: ${busy.low} vs ${alone.low} alone`);
+  t.ok(busy.lowRate < alone.lowRate / 5, `held back while the peer is busy: ${busy.lowRate.toFixed(0)}/s vs ${alone.lowRate.toFixed(0)}/s alone`);
   t.ok(busy.timeouts > 0, `still sends after its timeout: lowprio-timeout-sends +${busy.timeouts}`);
   t.ok(busy.low > 0, `gets packets out while held back (${busy.low})`);
-  t.ok(idle.low > alone.low / 2, `full speed again when the peer is idle: ${idle.low} vs ${alone.low}`);
+  t.ok(idle.lowRate > alone.lowRate / 2, `full speed again when the peer is idle: ${idle.lowRate.toFixed(0)}/s vs ${alone.lowRate.toFixed(0)}/s`);
   t.ok(alone.low > 200, `alone it floods (${alone.low} packets in 4 s)`);
   const v = await nlBatch(lab, [['get', { ifindex: if3 }], ['set', { ifindex: if3, priority: 'high', group: 0, 'limit-packets': 0 }], ['set', { ifindex: if2, group: 0 }]]);
   t.ok((v[0] as { 'lowprio-timeout-sends': number })['lowprio-timeout-sends'] >= busy.timeouts, 'vif-get reports the timeout sends');

@@ -8,7 +8,9 @@
  * one process and `dump` returns every vif at once.
  */
 import { execFileSync } from 'node:child_process';
-import { join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import type { VifqVifComplete } from '../../src/vifq/types.js';
 import { REPO, type Lab } from './lab.js';
 
@@ -19,13 +21,45 @@ export const MAX_PACKET = 65536 + 128;
 
 /**
  * Builds the whole series of a kernel (kernel-patch/<series>) into
- * build/netback/vifq-<name>.ko (own tree dir per test file).
+ * build/netback/vifq-<name>.ko (own tree dir per test file). The build is cached
+ * under build/netback/cache/, keyed by everything it depends on (the series, the
+ * build and kernel-resolving scripts, the pins and the kernel versions resolved), so
+ * the lab files of one run build each series once.
  */
 export function buildVifqModule(name: string, series = '6.1'): string {
   const out = join(REPO, 'build', 'netback', `vifq-${name}.ko`);
-  execFileSync(join(REPO, 'kernel-patch', 'build-module.sh'),
-    ['--series', series, '--out', out, '--dir', join(REPO, 'build', 'netback', `vifq-tree-${name}`)], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const cachedAt = (): string => join(REPO, 'build', 'netback', 'cache', `vifq-${series}-${moduleBuildKey(series)}.ko`);
+  let cached = cachedAt();
+  if (!existsSync(cached)) {
+    execFileSync(join(REPO, 'kernel-patch', 'build-module.sh'),
+      ['--series', series, '--out', out, '--dir', join(REPO, 'build', 'netback', `vifq-tree-${name}`)], { stdio: ['ignore', 'ignore', 'inherit'] });
+    cached = cachedAt(); // the build may have resolved the kernel (resolved-<series>.env) just now
+    mkdirSync(dirname(cached), { recursive: true });
+    copyFileSync(out, `${cached}.tmp`);
+    renameSync(`${cached}.tmp`, cached);
+  } else {
+    copyFileSync(cached, out);
+  }
   return out;
+}
+
+/** sha256 over the inputs of a module build of `series` (16 hex digits). */
+function moduleBuildKey(series: string): string {
+  const h = createHash('sha256');
+  const seriesDir = join(REPO, 'kernel-patch', series);
+  const inputs = [
+    ...readdirSync(seriesDir).sort().map((f) => join(seriesDir, f)),
+    join(REPO, 'kernel-patch', 'build-module.sh'),
+    join(REPO, 'dom0-scripts', 'lab', 'kernel-env.sh'),
+    join(REPO, 'dom0-scripts', 'lab', 'resolve-kernel.sh'),
+    join(REPO, 'dom0-scripts', 'lab', 'kernels.conf'),
+    join(REPO, 'build', 'kernels', `resolved-${series}.env`),
+  ];
+  for (const f of inputs) {
+    h.update(f.slice(REPO.length)).update('\0');
+    h.update(existsSync(f) ? readFileSync(f) : 'absent').update('\0');
+  }
+  return h.digest('hex').slice(0, 16);
 }
 
 export interface NlError {
