@@ -144,9 +144,14 @@ export interface VifqdSnapshot {
   readonly lastPass: LastPass | undefined;
 }
 
+/** A release report as `VifqClient.events()` yields it (per-vif deltas over the interval). */
+export type VifqdReleaseReport = Extract<VifqEvent, { type: 'release' }>;
+
 export interface VifqdEvents {
   /** After every pass (metrics). */
   pass: [summary: LastPass];
+  /** Each release report from the kernel, as received, before the policy sees it (metrics, the control socket's `events`). */
+  release: [report: VifqdReleaseReport];
   warning: [err: VifqError];
   close: [cause: Error | undefined];
 }
@@ -169,6 +174,15 @@ export class VifqdStepError extends VifqError {
     const c = cause instanceof VifqError ? cause : undefined;
     super(`${step} failed: ${c?.summary ?? (cause instanceof Error ? cause.message : String(cause))}; retried with backoff`, {
       cause, hint: c?.hint ?? 'nothing to do if it recovers; if it keeps failing run `vifq doctor`',
+    });
+  }
+}
+
+/** A listener of the daemon's events threw; the daemon goes on. */
+export class VifqdListenerError extends VifqError {
+  constructor(event: string, cause: unknown) {
+    super(`a listener of vifqd's '${event}' event threw: ${cause instanceof Error ? cause.message : String(cause)}`, {
+      cause, hint: 'a bug in vifqd (metrics or control socket wiring): please report it with this log line',
     });
   }
 }
@@ -446,6 +460,7 @@ export class Vifqd extends EventEmitter<VifqdEvents> {
         const r = reportInputOf(ev['interval-ms'], ev.vifs);
         this.pendingReport = this.pendingReport ? mergeReports(this.pendingReport, r) : r;
         this.schedule('release-report');
+        this.emitSafe('release', ev);
         return;
       }
       case 'vif-new': {
@@ -607,7 +622,16 @@ export class Vifqd extends EventEmitter<VifqdEvents> {
     if (ok) this.retryDelay = this.retry.initialMs;
     else this.scheduleRetry();
     for (const w of waiters) w();
-    this.emit('pass', this.lastPass);
+    this.emitSafe('pass', this.lastPass);
+  }
+
+  /** A listener that throws becomes a `warning` (it must not end the pass loop or the event loop). */
+  private emitSafe<K extends 'pass' | 'release'>(event: K, ...args: VifqdEvents[K]): void {
+    try {
+      (this.emit as (e: K, ...a: VifqdEvents[K]) => boolean)(event, ...args);
+    } catch (e) {
+      this.warn('listener', new VifqdListenerError(event, e));
+    }
   }
 
   private async syncReportInterval(): Promise<boolean> {

@@ -9,3 +9,5 @@ export * from './desired.js';
 export * from './daemon.js';
 export * from './metrics.js';
 export * from './control-socket.js';
+export * from './control-methods.js';
+export * from './wiring.js';
