@@ -3,7 +3,9 @@
  * it programs the running guests' limits by itself, follows a dom0 SLA write into the kernel
  * (write -> kernel latency over 30 writes), ignores nodes a guest could have written (one log
  * line each, limits unchanged), and on SIGTERM exits 0 leaving the kernel as the host setting
- * `on-stop` says (reset here; keep is the default and is covered by the unit tests).
+ * `on-stop` says (reset here; keep is the default and is covered by the unit tests). Its metrics
+ * endpoint shows both guests' limits and the uplink's line rate, and a hotplug-style nudge on the
+ * control socket is answered {ok: true}.
  * Uses the compiled service (/vifq/dist: run `make build` first).
  */
 import t from 'tap';
@@ -39,6 +41,8 @@ let uplinkIfindex = 0;
 t.test('vifqd started in dom0 programs the running guests\' limits', async (t) => {
   // the operator's setup: the shaped uplink, and each guest's SLA directory dom0-owned, guest read-only
   const setup = [
+    // the lab's dom0 init leaves lo down; a real dom0 has it up (the metrics endpoint is 127.0.0.1:9851)
+    'ip link set lo up',
     '/lab/uplink.sh qdisc tbf 4mbit 200 >/dev/null',
     ...[g1, g2].map((g) => `xenstore-write ${sla(g.domid)} '' && xenstore-chmod ${sla(g.domid)} n0 r${g.domid}`),
     `xenstore-write ${sla(g1.domid)}/pending-bytes none && xenstore-chmod ${sla(g1.domid)}/pending-bytes n0 r${g1.domid}`,
@@ -109,6 +113,26 @@ t.test('a guest-owned priority/weight gains nothing: limits unchanged, one log l
     const mine = lines.filter((l) => l.path === `${sla(g2.domid)}/${name}`);
     t.equal(mine.length, 1, `one log line for ${name}: ${mine[0]?.msg ?? '(none)'}`);
   }
+});
+
+t.test('metrics on 127.0.0.1:9851, and the hotplug hook\'s nudge on the control socket', async (t) => {
+  // busybox wget (dom0 has no curl); vifqd runs with the default port and socket
+  const m = await lab.dom0Ok('wget -qO- http://127.0.0.1:9851/metrics');
+  for (const g of [g1, g2]) {
+    t.match(m, new RegExp(`^vifq_vif_limit_bytes\\{domid="${g.domid}",[^}]*vif="vif${g.domid}\\.0",uplink="uplink0"\\} \\d+$`, 'm'), `vif${g.domid}.0's limit is exported`);
+  }
+  const rate = /^vifq_uplink_line_rate_bits_per_second\{uplink="uplink0",source="qdisc-tbf"\} (\d+)$/m.exec(m);
+  t.ok(rate, 'uplink0\'s line rate with source qdisc-tbf');
+  t.ok(Math.abs(Number(rate?.[1]) - 4e6) < 4e4, `the tbf's 4 Mbit/s (${rate?.[1] ?? '?'} bit/s)`);
+  // the hook's own node client (dom0 has no python3), printing the answer line
+  const client = `node -e 'const [, p, vif] = process.argv; setTimeout(() => process.exit(1), 5000);
+const s = require("net").connect(p, () => s.write(JSON.stringify({ id: 1, method: "nudge", params: { vif, reason: "hotplug" } }) + "\\n"));
+let b = ""; s.on("data", (d) => { b += d; if (b.includes("\\n")) { console.log(b.trim()); process.exit(0); } });' /run/vifq/control.sock vif${g1.domid}.0`;
+  const r = await lab.dom0(client, { timeoutMs: 60_000 });
+  t.same(JSON.parse(r.stdout.trim() || '{}'), { id: 1, result: { ok: true } }, `nudge answered ok (${r.stderr.trim().slice(-200)})`);
+  await lab.dom0('sleep 1'); // pino's line after the pass
+  const passes = (await logLines()).filter((l) => l.event === 'pass') as Array<LogLine & { reasons?: string[] }>;
+  t.ok(passes.some((l) => l.reasons?.includes(`control:hotplug:vif${g1.domid}.0`)), 'the nudge ran a pass named by its reason and vif');
 });
 
 t.test('SIGTERM: exit 0, and on-stop reset leaves stock limits', async (t) => {
