@@ -75,7 +75,7 @@ t.test('limit-bytes bounds pending bytes and cuts the victim\'s RTT', async (t) 
   for (const ifx of [if2, if3]) {
     const s = lim.samples[String(ifx)] as PendingSamples;
     t.comment(`6.12 limit ${LIMIT}: ifindex ${ifx} pending max ${s.maxPendingBytes} B, ${s.nonZero}/${s.samples} samples > 0`);
-    t.ok(s.samples >= 50 && s.nonZero >= s.samples / 4, `ifindex ${ifx}: sampled ${s.samples} times, pending > 0 in ${s.nonZero}`);
+    t.ok(s.samples >= 20 && s.nonZero >= s.samples / 4, `ifindex ${ifx}: sampled ${s.samples} times, pending > 0 in ${s.nonZero}`);
     t.ok(s.maxPendingBytes <= LIMIT + FLOOD_FRAME, `ifindex ${ifx}: pending max ${s.maxPendingBytes} <= limit ${LIMIT} + one ${FLOOD_FRAME}-byte frame`);
   }
   t.ok((lim.after.tx_throttle_events ?? 0) > (lim.before.tx_throttle_events ?? 0), 'the flooding vif stopped at its limit (throttle events)');

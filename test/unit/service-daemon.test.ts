@@ -4,123 +4,19 @@
  * and a topology that puts every vif on one 4 Mbit/s tbf uplink.
  */
 import t from 'tap';
-import { EventEmitter } from 'node:events';
-import { Vifqd, type DaemonTopology, type DaemonXenstore } from '../../src/service/daemon.js';
+import { Vifqd } from '../../src/service/daemon.js';
 import { computeDesired, mergeReports } from '../../src/service/desired.js';
-import type { LogFields, ServiceLogger } from '../../src/service/log.js';
 import { parseMainArgs, VifqdUsageError } from '../../src/service/main.js';
 import { defaultHostSettings } from '../../src/sla/index.js';
 import { EMPTY_POLICY_STATE } from '../../src/policy/index.js';
-import type { RtnlTopologyEvents, VifIdentity, VifPlacement } from '../../src/topology/index.js';
 import { VifqClient } from '../../src/vifq/client.js';
-import { XsNoEntryError, XsTimeoutError, type XenstoreClientEvents, type XsPerms, type XsWatch, type XsWatchListener } from '../../src/xenstore/index.js';
 import { FakeVifqKernel } from '../helpers/vifq-fakes.js';
+import { DOM0_ONLY, FAKE_UPLINK, FakeTopology, GUEST_OWNED, MemXenstore, memLogger, waitFor, type LogLine } from '../helpers/service-fakes.js';
 
-// ---- fakes -----------------------------------------------------------------------------------
+// ---- fakes (shared with service-wiring.test.ts) --------------------------------------------
 
-interface Node { value: Buffer; perms: XsPerms }
-
-const DOM0_ONLY = (guest: number): XsPerms => [{ domid: 0, access: 'none' }, { domid: guest, access: 'read' }];
-const GUEST_OWNED = (guest: number): XsPerms => [{ domid: guest, access: 'none' }];
-
-/** xenstored in memory: nodes with permissions, directory, watches (fired on registration too). */
-class MemXenstore extends EventEmitter<XenstoreClientEvents> implements DaemonXenstore {
-  readonly nodes = new Map<string, Node>();
-  readonly watches = new Set<{ path: string; listener: XsWatchListener; token: string }>();
-  failReads = 0;
-  closed = false;
-
-  write(path: string, value: string, perms: XsPerms = [{ domid: 0, access: 'none' }]): void {
-    const parts = path.split('/').filter(Boolean);
-    for (let i = 1; i < parts.length; i++) {
-      const p = `/${parts.slice(0, i).join('/')}`;
-      if (!this.nodes.has(p)) this.nodes.set(p, { value: Buffer.alloc(0), perms: [{ domid: 0, access: 'none' }] });
-    }
-    this.nodes.set(path, { value: Buffer.from(value), perms });
-    this.fire(path);
-  }
-
-  rm(path: string): void {
-    for (const k of [...this.nodes.keys()]) if (k === path || k.startsWith(`${path}/`)) this.nodes.delete(k);
-    this.fire(path);
-  }
-
-  fire(path: string, reconnect = false): void {
-    for (const w of this.watches) {
-      if (path === w.path || path.startsWith(`${w.path}/`) || reconnect) {
-        queueMicrotask(() => w.listener({ path: reconnect ? w.path : path, watchPath: w.path, token: w.token, reconnect }));
-      }
-    }
-  }
-
-  private node(path: string): Node {
-    if (this.failReads > 0) {
-      this.failReads--;
-      throw new XsTimeoutError(50, { path });
-    }
-    const n = this.nodes.get(path);
-    if (!n) throw new XsNoEntryError({ path });
-    return n;
-  }
-
-  async directory(path: string): Promise<string[]> {
-    this.node(path);
-    const kids = new Set<string>();
-    for (const k of this.nodes.keys()) if (k.startsWith(`${path}/`)) kids.add(k.slice(path.length + 1).split('/')[0] ?? '');
-    return [...kids];
-  }
-
-  async readBytes(path: string): Promise<Buffer> {
-    return this.node(path).value;
-  }
-
-  async getPerms(path: string): Promise<XsPerms> {
-    return this.node(path).perms;
-  }
-
-  async watch(path: string, listener?: XsWatchListener): Promise<XsWatch> {
-    const w = { path, listener: listener ?? (() => undefined), token: `t${this.watches.size}` };
-    this.watches.add(w);
-    queueMicrotask(() => w.listener({ path, watchPath: path, token: w.token, reconnect: false }));
-    return { path, token: w.token, unwatch: async () => { this.watches.delete(w); } };
-  }
-
-  close(): void {
-    this.closed = true;
-  }
-}
-
-const UPLINK = { ifindex: 2, name: 'eth0', kind: undefined, id: 'name:eth0', lineRate: { bitsPerSecond: 4_000_000, source: 'qdisc-tbf' as const } };
-
-/** Every known vif is a port of xenbr0, whose uplink is eth0 with tbf 4 Mbit/s. */
-class FakeTopology extends EventEmitter<RtnlTopologyEvents> implements DaemonTopology {
-  private known: VifIdentity[] = [];
-  vifs(): VifPlacement[] {
-    return this.known.map((v) => ({
-      ...v, name: `vif${v.domid}.${v.handle}`, identity: 'kernel' as const, bridge: { ifindex: 3, name: 'xenbr0', kind: 'bridge' },
-      uplinks: [UPLINK], group: UPLINK.id,
-    }));
-  }
-  setKnownVifs(vifs: Iterable<VifIdentity>): void {
-    this.known = [...vifs];
-  }
-  close(): void {}
-}
-
-interface Line { level: string; fields: LogFields; msg: string }
-
-function memLogger(lines: Line[], bindings: LogFields = {}): ServiceLogger {
-  const at = (level: string) => (fields: LogFields, msg: string): void => { lines.push({ level, fields: { ...bindings, ...fields }, msg }); };
-  return { error: at('error'), warn: at('warn'), info: at('info'), debug: at('debug'), child: (b) => memLogger(lines, { ...bindings, ...b }) };
-}
-
-async function waitFor(what: string, cond: () => boolean, ms = 3000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
+const UPLINK = FAKE_UPLINK;
+type Line = LogLine;
 
 /** A host with guests 5 and 6 (vif5.0 ifindex 10, vif6.0 ifindex 11) and their backend nodes. */
 async function setup(opts: { hostNodes?: Record<string, string>; guests?: number[] } = {}) {
