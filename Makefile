@@ -90,6 +90,7 @@ bench: deps build lab-images
 	node --import tsx bench/noisy-neighbour.ts --boots 3 --label stock
 	node --import tsx bench/noisy-neighbour.ts --boots 3 --label vifq-limited \
 		--netback build/netback/vifq-$(LAB_KERNEL).ko --limit-bytes 16384
+	node --import tsx bench/noisy-neighbour.ts --arms limits0,vifqd --secs 20 --label vifqd-defaults
 	node --import tsx bench/netback-overhead.ts --rounds 3 --secs 8
 	node --import tsx bench/xenstore-lab.ts --reads 2000 --runs 3
 	node --import tsx bench/xenstore-host.ts
