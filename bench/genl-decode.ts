@@ -20,11 +20,7 @@ import { YnlCodec, type YnlObject } from '../src/genl/ynl-codec.js';
 import { decodeGenl, encodeGenl } from '../src/genl/genl.js';
 import { encodeNlMsg, splitNlMsgs } from '../src/netlink/wire.js';
 import { timedRound } from './lib/timed-round.js';
-
-function arg(name: string, dflt: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : dflt;
-}
+import { arg } from './lib/args.js';
 
 const ENTRIES = arg('entries', 1000);
 const ROUNDS = arg('rounds', 7);

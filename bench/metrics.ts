@@ -23,11 +23,8 @@ import { timedRound } from './lib/timed-round.js';
 import { VifqMetrics } from '../src/service/metrics.js';
 import { VIFQ_HIST_BUCKETS, type VifRelease } from '../src/vifq/index.js';
 import type { UplinkDecision, VifDecision } from '../src/policy/index.js';
+import { arg } from './lib/args.js';
 
-function arg(name: string, dflt: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : dflt;
-}
 const VIFS = arg('vifs', 1000);
 const UPLINKS = arg('uplinks', 16);
 const ROUNDS = arg('rounds', 7);

@@ -23,11 +23,8 @@ import {
   DEFAULT_POLICY_CONFIG, EMPTY_POLICY_STATE, bytesAtRate, computePolicy, floorBytes, type PolicyInput, type PolicyState,
   type ReportInput, type UplinkInput, type VifInput, type VifReport,
 } from '../src/policy/index.js';
+import { arg } from './lib/args.js';
 
-function arg(name: string, dflt: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : dflt;
-}
 const VIFS = arg('vifs', 1000);
 const UPLINKS = arg('uplinks', 16);
 const ROUNDS = arg('rounds', 7);

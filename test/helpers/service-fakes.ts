@@ -117,9 +117,10 @@ export async function waitFor(what: string, cond: () => boolean, ms = 3000): Pro
 
 /**
  * A Vifqd on the fake kernel with guests (default 5 and 6: vif5.0 ifindex 10, vif6.0 ifindex 11)
- * and their backend nodes. `close()` closes the daemon and the client.
+ * and their backend nodes, and host settings under /local/domain/0/vifq (hostNodes). `close()` closes
+ * the daemon and the client.
  */
-export async function startVifqd(opts: { guests?: number[]; daemon?: Partial<VifqdOptions> } = {}) {
+export async function startVifqd(opts: { guests?: number[]; hostNodes?: Record<string, string>; daemon?: Partial<VifqdOptions> } = {}) {
   const guests = opts.guests ?? [5, 6];
   const k = new FakeVifqKernel();
   const xs = new MemXenstore();
@@ -128,6 +129,7 @@ export async function startVifqd(opts: { guests?: number[]; daemon?: Partial<Vif
     xs.write(`/local/domain/0/backend/vif/${d}/0/state`, '4');
     xs.write(`/local/domain/${d}/vifq`, '', DOM0_ONLY(d));
   }
+  for (const [p, v] of Object.entries(opts.hostNodes ?? {})) xs.write(`/local/domain/0/vifq/${p}`, v);
   const vifq = await VifqClient.open({ transports: { requests: k.transport(100), events: k.transport(200) }, timeoutMs: 500 });
   const topo = new FakeTopology();
   const lines: LogLine[] = [];

@@ -4,37 +4,21 @@
  * and a topology that puts every vif on one 4 Mbit/s tbf uplink.
  */
 import t from 'tap';
-import { Vifqd } from '../../src/service/daemon.js';
 import { computeDesired, mergeReports } from '../../src/service/desired.js';
 import { parseMainArgs, VifqdUsageError } from '../../src/service/main.js';
 import { defaultHostSettings } from '../../src/sla/index.js';
 import { EMPTY_POLICY_STATE } from '../../src/policy/index.js';
 import { VifqClient } from '../../src/vifq/client.js';
 import { FakeVifqKernel } from '../helpers/vifq-fakes.js';
-import { DOM0_ONLY, FAKE_UPLINK, FakeTopology, GUEST_OWNED, MemXenstore, memLogger, waitFor, type LogLine } from '../helpers/service-fakes.js';
+import { DOM0_ONLY, GUEST_OWNED, startVifqd, waitFor } from '../helpers/service-fakes.js';
 
-// ---- fakes (shared with service-wiring.test.ts) --------------------------------------------
+// ---- fakes: test/helpers/service-fakes.ts (shared with service-wiring.test.ts) --------------
 
-const UPLINK = FAKE_UPLINK;
-type Line = LogLine;
-
-/** A host with guests 5 and 6 (vif5.0 ifindex 10, vif6.0 ifindex 11) and their backend nodes. */
+/** A host with guests 5 and 6 (vif5.0 ifindex 10, vif6.0 ifindex 11), closed after the test. */
 async function setup(opts: { hostNodes?: Record<string, string>; guests?: number[] } = {}) {
-  const guests = opts.guests ?? [5, 6];
-  const k = new FakeVifqKernel();
-  const xs = new MemXenstore();
-  for (const [i, d] of guests.entries()) {
-    k.addVif(10 + i, d, 0);
-    xs.write(`/local/domain/0/backend/vif/${d}/0/state`, '4');
-    xs.write(`/local/domain/${d}/vifq`, '', DOM0_ONLY(d));
-  }
-  for (const [p, v] of Object.entries(opts.hostNodes ?? {})) xs.write(`/local/domain/0/vifq/${p}`, v);
-  const vifq = await VifqClient.open({ transports: { requests: k.transport(100), events: k.transport(200) }, timeoutMs: 500 });
-  const topo = new FakeTopology();
-  const lines: Line[] = [];
-  const d = await Vifqd.open({ xenstore: xs, vifq, topology: topo, logger: memLogger(lines), debounceMs: 1, retry: { initialMs: 5, maxMs: 20 } });
-  t.teardown(async () => { await d.close(); vifq.close(); });
-  return { k, xs, vifq, topo, d, lines };
+  const host = await startVifqd(opts);
+  t.teardown(host.close);
+  return host;
 }
 
 const limitOf = (k: FakeVifqKernel, ifindex: number): unknown => k.vifs.get(ifindex)?.['limit-bytes'];
