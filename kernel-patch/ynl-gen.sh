@@ -13,9 +13,23 @@
 # ynl-gen-c.py comes from Debian's linux-source-6.12 (the 6.12 lab kernel as
 # dom0-scripts/lab/kernel-env.sh resolves it; 6.1 has no YNL), unpacked once into
 # build/ynl/ (needs python3-yaml and python3-jsonschema).
+# ynl-gen.sh --fetch-tools only unpacks it (the lab tests run its cli.py in dom0).
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
+YNL_ROOT=${YNL_ROOT:-$ROOT/build/ynl/linux-source-6.12}
+fetch_tools() {
+    [ ! -x "$YNL_ROOT/tools/net/ynl/ynl-gen-c.py" ] || return 0
+    local src_tar
+    src_tar=$( LAB_KERNEL=6.12; set +u; source "$ROOT/dom0-scripts/lab/kernel-env.sh" >&2 && kernel_fetch >&2 &&
+               echo "$KSRC_TAR" ) || exit 1
+    echo "[ynl] tools/net/ynl from $src_tar" >&2
+    mkdir -p "$(dirname "$YNL_ROOT")"
+    tar -C "$(dirname "$YNL_ROOT")" -xJf "$src_tar" \
+        linux-source-6.12/tools/net/ynl linux-source-6.12/Documentation/netlink \
+        linux-source-6.12/MAINTAINERS
+}
+if [ "${1:-}" = --fetch-tools ]; then fetch_tools; exit 0; fi
 CHECK="" SERIES=6.1
 while [ $# -gt 2 ]; do
     case $1 in
@@ -30,16 +44,7 @@ case $SERIES in 6.1|6.12) ;; *) echo "ynl-gen.sh: unknown series $SERIES (6.1 or
 SPEC=$(readlink -f "$1")
 TREE=$(readlink -f "$2")
 
-YNL_ROOT=${YNL_ROOT:-$ROOT/build/ynl/linux-source-6.12}
-if [ ! -x "$YNL_ROOT/tools/net/ynl/ynl-gen-c.py" ]; then
-    src_tar=$( LAB_KERNEL=6.12; set +u; source "$ROOT/dom0-scripts/lab/kernel-env.sh" >&2 && kernel_fetch >&2 &&
-               echo "$KSRC_TAR" ) || exit 1
-    echo "[ynl] tools/net/ynl from $src_tar" >&2
-    mkdir -p "$(dirname "$YNL_ROOT")"
-    tar -C "$(dirname "$YNL_ROOT")" -xJf "$src_tar" \
-        linux-source-6.12/tools/net/ynl linux-source-6.12/Documentation/netlink \
-        linux-source-6.12/MAINTAINERS
-fi
+fetch_tools
 
 # ynl-gen-c.py names the spec by its path below the kernel root that holds it
 WORK=$(mktemp -d)

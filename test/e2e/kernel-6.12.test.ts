@@ -10,7 +10,7 @@
 import t from 'tap';
 import { Lab } from '../lab/lab.js';
 import { md5Traffic } from '../lab/traffic.js';
-import { acctEntriesReadBack, bulkTrafficThenQuiet, destroyWhileFlooding, floodPhase, overRangeLimitRequests, unloadNetback, ynlCliDumpVifs, type PendingSamples } from '../lab/scenarios.js';
+import { acctEntriesReadBack, ensureYnlCli, bulkTrafficThenQuiet, destroyWhileFlooding, floodPhase, overRangeLimitRequests, unloadNetback, ynlCliDumpVifs, type PendingSamples } from '../lab/scenarios.js';
 import { buildVifqModule, dmesgProblems, dumpVifs, ifindexOf, isError, nl, nlBatch, percentile, type NlError, type VifInfo } from '../lab/vifq.js';
 
 const LIMIT = 16384;
@@ -19,6 +19,7 @@ const FLOOD_FRAME = 1400 + 8 + 20 + 14;
 const DESTROY_ROUNDS = 3;
 
 const module = buildVifqModule('6.12', '6.12');
+ensureYnlCli(); // the kernel's ynl cli.py, run in dom0 below
 const lab = await Lab.boot({ name: 'kernel-6.12', guests: 3, kernel: '6.12', netback: module });
 t.teardown(() => lab.close({ collect: !t.passing() }));
 

@@ -8,10 +8,11 @@
 import t from 'tap';
 import { Lab } from '../lab/lab.js';
 import { md5Traffic } from '../lab/traffic.js';
-import { YNL_CLI, acctEntriesReadBack, bulkTrafficThenQuiet, le32, nlAttr, overRangeLimitRequests, parseCliReportEntries, unloadNetback, ynlCliDumpVifs } from '../lab/scenarios.js';
+import { YNL_CLI, acctEntriesReadBack, ensureYnlCli, bulkTrafficThenQuiet, le32, nlAttr, overRangeLimitRequests, parseCliReportEntries, unloadNetback, ynlCliDumpVifs } from '../lab/scenarios.js';
 import { DRIVER, buildVifqModule, dmesgProblems, dumpVifs, isError, nl, nlBatch, type NlError, type VifInfo } from '../lab/vifq.js';
 
 const module = buildVifqModule('basic');
+ensureYnlCli(); // the kernel's ynl cli.py, run in dom0 below
 const lab = await Lab.boot({ name: 'netback-vifq', guests: 3, netback: module });
 t.teardown(() => lab.close({ collect: !t.passing() }));
 

@@ -4,7 +4,9 @@
  * counters, a flood phase with pending sampled and a victim pinging, and the
  * kernel's own ynl CLI. They return data; the test files make the assertions.
  */
-import type { Guest, Lab } from './lab.js';
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import { REPO, type Guest, type Lab } from './lab.js';
 import { ethtoolVq, parseEthtool, pingTimes, shq, tagged } from './vifq.js';
 import { encodeAttr } from '../../src/netlink/wire.js';
 
@@ -131,6 +133,14 @@ cat /tmp/ping.out`, { timeoutMs: 150_000 });
  * `tools/net/ynl/cli.py --dump vif-get` of the pinned 6.12 linux-source (ynl-gen.sh
  * unpacks it into build/ynl), run in dom0 with the host's python over 9p.
  */
+/**
+ * Unpacks tools/net/ynl of the pinned 6.12 linux-source into build/ynl (once; the kernel checks
+ * do the same), so that YNL_CLI works in a lab file run on its own or before the kernel checks.
+ */
+export function ensureYnlCli(): void {
+  execFileSync(join(REPO, 'kernel-patch', 'ynl-gen.sh'), ['--fetch-tools'], { stdio: ['ignore', 'ignore', 'inherit'] });
+}
+
 /** The kernel's own tools/net/ynl/cli.py in dom0, on the vifq spec (the host's python over 9p). */
 export const YNL_CLI = `env LD_LIBRARY_PATH=/mnt/hostusr/lib/x86_64-linux-gnu PYTHONHOME=/mnt/hostusr \
     /mnt/hostusr/bin/python3.11 /vifq/build/ynl/linux-source-6.12/tools/net/ynl/cli.py --no-schema \
