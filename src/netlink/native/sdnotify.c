@@ -32,27 +32,6 @@
 
 #include "sdnotify.h"
 
-static napi_value sd_throw(napi_env env, int err, const char *syscall, const char *what)
-{
-	char msg[256];
-	napi_value error, code, message, errnov, sc;
-
-	if (err)
-		snprintf(msg, sizeof(msg), "%s failed: %s (%s)", syscall, strerror(err), what);
-	else
-		snprintf(msg, sizeof(msg), "%s", what);
-	napi_create_string_utf8(env, err ? uv_err_name(-err) : "EINVAL", NAPI_AUTO_LENGTH, &code);
-	napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &message);
-	napi_create_error(env, code, message, &error);
-	napi_create_int32(env, err ? err : EINVAL, &errnov);
-	napi_create_string_utf8(env, syscall, NAPI_AUTO_LENGTH, &sc);
-	napi_set_named_property(env, error, "errno", errnov);
-	napi_set_named_property(env, error, "syscall", sc);
-	napi_set_named_property(env, error, "code", code);
-	napi_throw(env, error);
-	return NULL;
-}
-
 static napi_value js_sd_notify(napi_env env, napi_callback_info info)
 {
 	size_t argc = 2, plen = 0, mlen = 0;
@@ -70,13 +49,13 @@ static napi_value js_sd_notify(napi_env env, napi_callback_info info)
 	int fd, err;
 
 	if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 2)
-		return sd_throw(env, 0, "sdNotify", "sdNotify(socketPath, message): two arguments expected");
+		return vifq_throw_errno(env, 0, "sdNotify", "sdNotify(socketPath, message): two arguments expected");
 	if (napi_typeof(env, argv[0], &t) != napi_ok || t != napi_string)
-		return sd_throw(env, 0, "sdNotify", "sdNotify: socketPath must be a string");
+		return vifq_throw_errno(env, 0, "sdNotify", "sdNotify: socketPath must be a string");
 	if (napi_get_value_string_utf8(env, argv[0], path, sizeof(path), &plen) != napi_ok)
-		return sd_throw(env, 0, "sdNotify", "sdNotify: cannot read socketPath");
+		return vifq_throw_errno(env, 0, "sdNotify", "sdNotify: cannot read socketPath");
 	if (plen < 2 || plen >= sizeof(sa.sun_path) || (path[0] != '/' && path[0] != '@'))
-		return sd_throw(env, 0, "sdNotify",
+		return vifq_throw_errno(env, 0, "sdNotify",
 				"sdNotify: socketPath must be an absolute path or '@abstract', shorter than 108 bytes");
 
 	memset(&sa, 0, sizeof(sa));
@@ -92,28 +71,28 @@ static napi_value js_sd_notify(napi_env env, napi_callback_info info)
 	napi_is_buffer(env, argv[1], &is_buf);
 	if (is_buf) {
 		if (napi_get_buffer_info(env, argv[1], &bufdata, &mlen) != napi_ok)
-			return sd_throw(env, 0, "sdNotify", "sdNotify: cannot read the message buffer");
+			return vifq_throw_errno(env, 0, "sdNotify", "sdNotify: cannot read the message buffer");
 	} else {
 		if (napi_typeof(env, argv[1], &t) != napi_ok || t != napi_string)
-			return sd_throw(env, 0, "sdNotify", "sdNotify: message must be a string or a Buffer");
+			return vifq_throw_errno(env, 0, "sdNotify", "sdNotify: message must be a string or a Buffer");
 		if (napi_get_value_string_utf8(env, argv[1], NULL, 0, &mlen) != napi_ok)
-			return sd_throw(env, 0, "sdNotify", "sdNotify: cannot read the message");
+			return vifq_throw_errno(env, 0, "sdNotify", "sdNotify: cannot read the message");
 		msg = malloc(mlen + 1);
 		if (!msg)
-			return sd_throw(env, ENOMEM, "malloc", "sdNotify message");
+			return vifq_throw_errno(env, ENOMEM, "malloc", "sdNotify message");
 		napi_get_value_string_utf8(env, argv[1], msg, mlen + 1, &mlen);
 		bufdata = msg;
 	}
 	if (mlen == 0) {
 		free(msg);
-		return sd_throw(env, 0, "sdNotify", "sdNotify: empty message");
+		return vifq_throw_errno(env, 0, "sdNotify", "sdNotify: empty message");
 	}
 
 	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
 		err = errno;
 		free(msg);
-		return sd_throw(env, err, "socket", "AF_UNIX SOCK_DGRAM");
+		return vifq_throw_errno(env, err, "socket", "AF_UNIX SOCK_DGRAM");
 	}
 	iov.iov_base = bufdata;
 	iov.iov_len = mlen;
@@ -129,7 +108,7 @@ static napi_value js_sd_notify(napi_env env, napi_callback_info info)
 	close(fd);
 	free(msg);
 	if (n < 0)
-		return sd_throw(env, err, "sendmsg", path);
+		return vifq_throw_errno(env, err, "sendmsg", path);
 	napi_create_uint32(env, (uint32_t)n, &ret);
 	return ret;
 }
