@@ -32,18 +32,22 @@ suite() {  # suite NAME TAP-ARGS...
     passed=$((passed + ${p:-0})); failed=$((failed + ${f:-0}))
     rm -f "$out"
 }
+add_summary() {  # add_summary FILE NAME: count FILE's last "N passed, N failed" line
+    local p f
+    p=$(sed -nE 's/^([0-9]+) passed, ([0-9]+) failed$/\1/p' "$1" | tail -1)
+    f=$(sed -nE 's/^([0-9]+) passed, ([0-9]+) failed$/\2/p' "$1" | tail -1)
+    [ -n "$p" ] || { echo "=== $2: no summary line"; f=1; rc=1; }
+    passed=$((passed + ${p:-0})); failed=$((failed + ${f:-0}))
+}
 kernel_checks() {  # the patch series' own checks print "N passed, N failed" too
-    local series out p f
+    local series out
     for series in kernel-patch/*/series; do
         series=$(basename "$(dirname "$series")")
         out=$(mktemp) start=$SECONDS
         echo "=== kernel $series: kernel-patch/check.sh --series $series"
         kernel-patch/check.sh --series "$series" 2>&1 | tee "$out"
         [ "${PIPESTATUS[0]}" = 0 ] || rc=1
-        p=$(sed -nE 's/^([0-9]+) passed, ([0-9]+) failed$/\1/p' "$out" | tail -1)
-        f=$(sed -nE 's/^([0-9]+) passed, ([0-9]+) failed$/\2/p' "$out" | tail -1)
-        [ -n "$p" ] || { echo "=== kernel $series: no summary line"; f=1; rc=1; }
-        passed=$((passed + ${p:-0})); failed=$((failed + ${f:-0}))
+        add_summary "$out" "kernel $series"
         rm -f "$out"
         times+=("$(printf '%5d s  kernel-patch/%s (check.sh)' $((SECONDS - start)) "$series")")
     done
@@ -64,13 +68,8 @@ kernel_collect() {  # wait for the background kernel checks, show them, count th
     wait "$kernel_pid" || rc=1
     echo "=== kernel checks (ran in the background):"
     cat "$kernel_log"
-    local line p f
-    line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$kernel_log" | tail -1)
-    if [ -z "$line" ]; then echo "=== kernel checks: no summary line"; failed=$((failed + 1)); rc=1
-    else
-        p=${line%% passed*}; f=${line#*, }; f=${f%% failed}
-        passed=$((passed + p)); failed=$((failed + f))
-    fi
+    local line
+    add_summary "$kernel_log" "kernel checks"
     while IFS= read -r line; do times+=("$line (in the background)"); done < <(grep -E '^ +[0-9]+ s  kernel-patch/' "$kernel_log" | sed 's/^    //')
     rm -f "$kernel_log"; kernel_pid=""
 }

@@ -130,10 +130,6 @@ cat /tmp/ping.out`, { timeoutMs: 150_000 });
 }
 
 /**
- * `tools/net/ynl/cli.py --dump vif-get` of the pinned 6.12 linux-source (ynl-gen.sh
- * unpacks it into build/ynl), run in dom0 with the host's python over 9p.
- */
-/**
  * Unpacks tools/net/ynl of the pinned 6.12 linux-source into build/ynl (once; the kernel checks
  * do the same), so that YNL_CLI works in a lab file run on its own or before the kernel checks.
  */
@@ -146,6 +142,7 @@ export const YNL_CLI = `env LD_LIBRARY_PATH=/mnt/hostusr/lib/x86_64-linux-gnu PY
     /mnt/hostusr/bin/python3.11 /vifq/build/ynl/linux-source-6.12/tools/net/ynl/cli.py --no-schema \
     --spec /vifq/kernel-patch/vifq.yaml`;
 
+/** `cli.py --dump vif-get` in dom0 (call ensureYnlCli() first, on the host). */
 export async function ynlCliDumpVifs(lab: Lab): Promise<{ code: number; stdout: string; stderr: string }> {
   return lab.dom0(`${YNL_CLI} --dump vif-get`, { timeoutMs: 120_000 });
 }
