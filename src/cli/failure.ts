@@ -39,7 +39,9 @@ export function describeFailure(err: unknown): CliFailure {
   }
   const exit = oclifExit(err);
   if (exit !== undefined) {
-    const message = err instanceof Error ? err.message.split('\n')[0] ?? '' : String(err);
+    // oclif's text spreads one error over lines ("Parsing --width\n\tExpected ..."): one line, without its help pointer
+    const lines = (err instanceof Error ? err.message : String(err)).split('\n').map((l) => l.trim()).filter((l) => l !== '' && !/^See more help/.test(l));
+    const message = lines.join(': ');
     return { name: 'UsageError', message, hint: 'see --help', exitCode: exit, causes: [] };
   }
   return {

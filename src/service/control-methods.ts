@@ -2,7 +2,9 @@
  * The control socket's methods for a running `Vifqd` (the handler table `ControlServer.open()`
  * takes; the socket and its protocol are control-socket.ts's):
  *
- *   status        -> the daemon's snapshot (JSON: Maps as objects, undefined left out)
+ *   status        -> the daemon's snapshot (JSON: Maps as objects, undefined left out), plus
+ *                 `traffic`: the last release report (per-vif deltas over its interval, the
+ *                 pending gauges at its end) and when it came, or null before the first one
  *   domain.show   {domid} -> that domain's vifs: SLA values with their sources, the desired and
  *                 kernel settings and the reasons; its findings. Unknown domid: `not-found`.
  *   nudge         {vif?, reason?} -> runs a pass and answers {ok: true} once it ran (the
@@ -85,10 +87,21 @@ export function releaseEvent(r: VifqdReleaseReport): JsonValue {
   return toJson({ intervalMs: r['interval-ms'], vifs: r.vifs });
 }
 
+/** The last release report as `status` carries it: what the vifs did over its interval. */
+export interface StatusTraffic {
+  /** When vifqd received it (ISO 8601). */
+  readonly at: string;
+  readonly intervalMs: number;
+  /** Only the vifs active in the interval (the kernel lists no others). */
+  readonly vifs: VifqdReleaseReport['vifs'];
+}
+
 /** The handler table for `ControlServer.open({ handlers })`. */
-export function controlMethods(daemon: Vifqd): ControlHandlers {
+export function controlMethods(daemon: Vifqd, now: () => Date = () => new Date()): ControlHandlers {
+  let traffic: StatusTraffic | null = null;
+  daemon.on('release', (r) => { traffic = { at: now().toISOString(), intervalMs: r['interval-ms'], vifs: r.vifs }; });
   return {
-    status: { kind: 'request', handle: () => toJson(daemon.snapshot()) },
+    status: { kind: 'request', handle: () => toJson({ ...daemon.snapshot(), traffic }) },
 
     'domain.show': {
       kind: 'request',
