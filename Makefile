@@ -10,10 +10,10 @@ export LAB_KERNEL
 # Debian packages: lab (Xen, QEMU, image tools), module builds, kernel tooling (ynl, checkpatch)
 DEBS := qemu-system-x86 xen-hypervisor-4.17-amd64 xen-utils-4.17 xenstore-utils busybox-static \
 	cpio kmod iproute2 util-linux coreutils gzip xz-utils tcpdump ethtool gcc g++ make libc6-dev \
-	libelf-dev bc flex bison python3 python3-yaml python3-jsonschema perl dkms
+	libelf-dev bc flex bison python3 python3-yaml python3-jsonschema perl dkms fonts-dejavu-core
 
 help:
-	@echo "make demo        boot the Xen lab and run the noisy-neighbour scenario (installs what it needs)"
+	@echo "make demo        boot the Xen lab, run the noisy-neighbour arms, plots in demo-output/ (installs what it needs)"
 	@echo "make test        every test: unit, host netlink, Xen lab end to end (installs what it needs)"
 	@echo "make test-host   the fast inner loop: unit + host tests, no lab"
 	@echo "make bench       benchmarks -> bench/results/, docs/BENCHMARKS.md"
@@ -77,20 +77,21 @@ check-pins:
 soak: deps build lab-images
 	VIFQ_SOAK_REPEAT=100 npx tap --disable-coverage --timeout=14400 test/e2e/netback-teardown.test.ts
 
-# the noisy-neighbour scenario twice: stock netback, then the vifq netback with the
-# neighbours' pending bytes limited (set directly over generic netlink)
+# the noisy-neighbour scenario (a) with every arm in one boot (stock FIFO, fq_codel, CAKE, netback
+# rate=, vifq, vifq + fq_codel): tables, JSON and plots under demo-output/ (about 10 min)
+NN_ARMS := stock,fq_codel,cake,rate,vifq,vifq+fq_codel
 demo: deps build lab-images
 	kernel-patch/build-module.sh --series $(LAB_KERNEL) --out build/netback/vifq-$(LAB_KERNEL).ko --dir build/netback/demo-tree
-	node --import tsx bench/noisy-neighbour.ts --boots 1 --demo --label stock
-	node --import tsx bench/noisy-neighbour.ts --boots 1 --demo --label vifq-limited \
-		--netback build/netback/vifq-$(LAB_KERNEL).ko --limit-bytes 16384
+	node --import tsx bench/noisy-neighbour.ts --arms $(NN_ARMS) --boots 1 --secs 20 --demo --label demo \
+		--netback build/netback/vifq-$(LAB_KERNEL).ko
 
 bench: deps build lab-images
 	kernel-patch/build-module.sh --series $(LAB_KERNEL) --out build/netback/vifq-$(LAB_KERNEL).ko --dir build/netback/bench-nn-tree
 	node --import tsx bench/noisy-neighbour.ts --boots 3 --label stock
 	node --import tsx bench/noisy-neighbour.ts --boots 3 --label vifq-limited \
 		--netback build/netback/vifq-$(LAB_KERNEL).ko --limit-bytes 16384
-	node --import tsx bench/noisy-neighbour.ts --arms limits0,vifqd --secs 20 --label vifqd-defaults
+	node --import tsx bench/noisy-neighbour.ts --arms $(NN_ARMS) --boots 3 --secs 20 --label arms \
+		--netback build/netback/vifq-$(LAB_KERNEL).ko
 	node --import tsx bench/netback-overhead.ts --rounds 3 --secs 8
 	node --import tsx bench/xenstore-lab.ts --reads 2000 --runs 3
 	node --import tsx bench/xenstore-host.ts

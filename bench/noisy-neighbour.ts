@@ -3,7 +3,7 @@
  *
  *   node --import tsx bench/noisy-neighbour.ts [--boots 3] [--secs 20] [--netback FILE.ko]
  *                                              [--limit-bytes N] [--label stock] [--demo]
- *   node --import tsx bench/noisy-neighbour.ts --arms limits0,vifqd [--secs 20] [--netback FILE.ko]
+ *   node --import tsx bench/noisy-neighbour.ts --arms stock,fq_codel,cake,rate,vifq,vifq+fq_codel [--boots 1] [--secs 20]
  *   (make bench runs it with --boots 3; make demo with --boots 1 --demo)
  *
  * Per boot: three PV guests on xenbr0, all sending to the sink behind the uplink
@@ -20,14 +20,15 @@
  * --limit-bytes N (needs the vifq netback) sets each neighbour's pending-byte
  * limit with vif-set before the loaded phase; the victim stays unlimited.
  *
- * --arms limits0,vifqd (the vifq module: --netback, else built from kernel-patch/6.1) runs several arms in ONE boot
- * after one alone phase: `limits0` is the patched module with no limits (behaves as stock:
- * the baseline), `vifqd` starts the dom0 service on its defaults (each guest's SLA directory
- * created dom0-owned and guest read-only, with nothing in it), waits until it has set every
- * vif, then runs the same noisy phase. Per arm: victim RTT, uplink output and its ratio to
- * the first arm, drops in dom0 (tc -s on uplink0 and the vifs, vif drop counters), vif-get,
- * and for vifqd the line rate and its source. Results: noisy-neighbour-<label>.json
- * (label default vifqd-defaults) and the docs section of the same name.
+ * --arms stock,fq_codel,cake,rate,vifq,vifq+fq_codel [--boots N] [--secs S] [--label L] [--demo]
+ * runs the arms of bench/lib/nn/arms.ts in ONE boot per --boots (the vifq module: --netback, else
+ * built from kernel-patch/6.1): the victim alone once, then per arm its uplink qdisc / netback rate /
+ * vifqd and the noisy phase (bench/lib/nn/phase.ts). Per arm: victim RTT p50/p99/p99.9/max and
+ * ×alone, each guest's delivered throughput and share, uplink output, dom0 drops, bytes taken from
+ * the guests ÷ bytes delivered, dom0 CPU per MB. Writes demo-output/noisy-neighbour-<label>.json and
+ * plots (SVG + PNG, vega-lite) beside it; without --demo also bench/results/ and the docs section.
+ * An arm that fails is named with its reason, the others still run, and the exit status is 1;
+ * a missing sch_cake skips the cake arm with a line saying so.
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -35,7 +36,12 @@ import { parseArgs } from 'node:util';
 import { Lab, REPO, type Guest } from '../test/lab/lab.js';
 import { parsePingRtts, summarize, type LatencySummary } from './lib/stats.js';
 import { replaceSection } from './lib/benchmarks-md.js';
-import { buildVifqModule, dumpVifs, type VifInfo } from '../test/lab/vifq.js';
+import { buildVifqModule } from '../test/lab/vifq.js';
+import { parseArms, type ArmName, type Uplink } from './lib/nn/arms.js';
+import { UDP_SIZE, type Timing } from './lib/nn/phase.js';
+import { aloneLine, armsTable, problems } from './lib/nn/report.js';
+import { runBootArms, type BootRun } from './lib/nn/run-arms.js';
+import { writeNnPlots } from './lib/plot/nn-plots.js';
 
 const { values: opts } = parseArgs({
   options: {
@@ -48,14 +54,13 @@ const { values: opts } = parseArgs({
     demo: { type: 'boolean', default: false },
   },
 });
-const ARMS = opts.arms ? opts.arms.split(',').map((a) => a.trim()).filter(Boolean) : null;
-const LABEL = opts.label ?? (ARMS ? 'vifqd-defaults' : 'stock');
+const ARMS = opts.arms ? parseArms(opts.arms) : null;
+const LABEL = opts.label ?? (ARMS ? 'arms' : 'stock');
 const BOOTS = Number(opts.boots);
 const SECS = Number(opts.secs);
 const WARM = 4;
 const PING_HZ = 10;
 const SINK = '198.18.0.100';
-const UDP_SIZE = 1400;
 const QDISC = { kind: 'tbf', rate: '4mbit', limitMs: 200 };
 
 interface NeighbourLoad {
@@ -210,217 +215,58 @@ async function labVersions(lab: Lab): Promise<Record<string, string>> {
 
 // ---------------------------------------------------------------- --arms: several arms, one boot
 
-const VIFQD_LOG = '/tmp/vifqd-nn.log';
+const TIMING: Timing = { secs: SECS, warmSecs: WARM, leadSecs: 3, tailSecs: 3, pingHz: PING_HZ };
+const UPLINK: Uplink = { rate: QDISC.rate, bitsPerSec: 4_000_000, limitMs: QDISC.limitMs };
 
-interface VifLimits { vif: string; domid: number; role: string; limitBytes: number; limitPackets: number; priority: string; group: number }
-
-interface ArmResult {
-  arm: string;
-  loaded: LatencySummary;
-  /** p99(loaded) / p99(alone, same boot) */
-  p99xAlone: number;
-  /** p99(loaded) / p99(loaded) of the first arm */
-  p99xBaseline: number | null;
-  /** uplink bytes/s over the first arm's */
-  outputxBaseline: number | null;
-  phase: PhaseResult;
-  limitsBefore: VifLimits[];
-  limitsAfter: VifLimits[];
-  vifqd?: VifqdInfo;
-}
-
-interface VifqdInfo {
-  startMs: number;
-  vifSetsBeforeLoad: number;
-  vifSetsDuringLoad: number;
-  /** limit-bytes values vifqd set per vif during the loaded phase (distinct, in order) */
-  limitsSetDuringLoad: Record<string, number[]>;
-  /** from the metrics endpoint (empty when it could not listen) */
-  lineRate: { uplink: string; bitsPerSecond: number; source: string }[];
-  /** the control socket's `status` before and after the loaded phase: lineRates and uplinks (budget) */
-  statusBefore: unknown;
-  statusAfter: unknown;
-  /** vifqd's log lines other than debug (vif-set, findings, warnings, errors) */
-  log: VifqdLogLine[];
-  /** the decision's reasons of the last vif-set before the load, per vif */
-  why: Record<string, string[]>;
-  errorLines: string[];
-}
-
-interface VifqdLogLine { level?: number | string; time?: string | number; event?: string; domid?: number; handle?: number; limitBytes?: number; why?: string[]; msg?: string }
-
-/** vifqd's control socket `status` (lineRates, uplinks' budgets), only the parts this bench reports. */
-async function vifqdStatus(lab: Lab): Promise<unknown> {
-  const client = `node -e 'setTimeout(() => process.exit(1), 20000);
-const s = require("net").connect("/run/vifq/control.sock", () => s.write(JSON.stringify({ id: 1, method: "status" }) + "\\n"));
-let b = ""; s.on("data", (d) => { b += d; if (b.includes("\\n")) { const r = JSON.parse(b.split("\\n")[0]).result ?? {}; console.log(JSON.stringify({ lineRates: r.lineRates, uplinks: r.uplinks })); process.exit(0); } });'`;
-  const r = await lab.dom0(client, { timeoutMs: 60_000 });
-  try {
-    return JSON.parse(r.stdout.trim().split('\n').pop() ?? '') as unknown;
-  } catch {
-    return { error: `no answer (exit ${r.code}): ${r.stderr.trim().slice(-300)}` };
-  }
-}
-
-function limitsOf(vifs: VifInfo[], roles: Map<number, string>): VifLimits[] {
-  return vifs.map((v) => ({
-    vif: `vif${v.domid}.${v.handle}`, domid: Number(v.domid), role: roles.get(Number(v.domid)) ?? '?',
-    limitBytes: Number(v['limit-bytes']), limitPackets: Number(v['limit-packets']), priority: String(v.priority), group: Number(v.group),
-  })).sort((a, b) => a.domid - b.domid);
-}
-
-async function vifqdLog(lab: Lab): Promise<VifqdLogLine[]> {
-  const r = await lab.dom0(`cat ${VIFQD_LOG}`);
-  return r.stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as VifqdLogLine);
-}
-
-/** SLA dirs dom0-owned + guest read-only (empty), then vifqd on its defaults; resolves once every vif was set. */
-async function startVifqd(lab: Lab): Promise<number> {
-  const sla = (d: number): string => `/local/domain/${d}/vifq`;
-  // the lab's dom0 leaves lo down (an operator's dom0 has it up): vifqd's metrics listen on 127.0.0.1
-  await lab.dom0Ok('ip link set lo up');
-  await lab.dom0Ok(lab.guests.map((g) => `xenstore-write ${sla(g.domid)} '' && xenstore-chmod ${sla(g.domid)} n0 r${g.domid}`).join(' && '));
-  const t0 = Date.now();
-  await lab.dom0Ok(`rm -f ${VIFQD_LOG} /tmp/vifqd-nn.rc /tmp/vifqd-nn.pid
-setsid sh -c 'node /vifq/dist/service/main.js >${VIFQD_LOG} 2>&1 & echo $! >/tmp/vifqd-nn.pid; wait $!; echo $? >/tmp/vifqd-nn.rc' </dev/null >/dev/null 2>&1 &
-for i in $(seq 1200); do [ "$(grep -c '"event":"vif-set"' ${VIFQD_LOG} 2>/dev/null)" -ge ${lab.guests.length} ] && exit 0; [ -e /tmp/vifqd-nn.rc ] && break; sleep 0.2; done
-cat ${VIFQD_LOG}; exit 1`, { timeoutMs: 300_000 });
-  return Date.now() - t0;
-}
-
-async function lineRates(lab: Lab): Promise<VifqdInfo['lineRate']> {
-  const m = await lab.dom0(`wget -qO- http://127.0.0.1:9851/metrics | grep '^vifq_uplink_line_rate_bits_per_second'`);
-  return [...m.stdout.matchAll(/^vifq_uplink_line_rate_bits_per_second\{([^}]*)\} (\S+)$/gm)].map((x) => {
-    const labels = Object.fromEntries([...(x[1] ?? '').matchAll(/(\w+)="([^"]*)"/g)].map((l) => [l[1], l[2]]));
-    return { uplink: labels.uplink ?? '?', source: labels.source ?? '?', bitsPerSecond: Number(x[2]) };
-  });
-}
-
-async function runArms(arms: string[]): Promise<void> {
-  for (const a of arms) if (a !== 'limits0' && a !== 'vifqd') throw new Error(`--arms: unknown arm '${a}' (limits0, vifqd)`);
-  const vi = arms.indexOf('vifqd');
-  if (vi >= 0 && vi !== arms.length - 1) throw new Error('--arms: vifqd must be the last arm (it keeps its limits when it runs)');
+async function runArms(arms: ArmName[]): Promise<number> {
   const netback = opts.netback ?? buildVifqModule('nn-arms');
-  const lab = await Lab.boot({ name: `nn-${LABEL}`, guests: 3, netback });
-  let ok = false;
-  try {
-    await lab.dom0Ok(`/lab/uplink.sh qdisc ${QDISC.kind} ${QDISC.rate} ${QDISC.limitMs}`);
-    const versions = await labVersions(lab);
-    const [victim, tcp, udp] = lab.guests;
-    if (!victim || !tcp || !udp) throw new Error('noisy-neighbour needs three guests');
-    const roles = new Map([[victim.domid, 'victim'], [tcp.domid, 'tcp neighbour'], [udp.domid, 'udp neighbour']]);
-    await lab.guest(1, `ping -c 3 -W 2 ${SINK}`);
-    const alone = summarize(await probe(lab), SECS * PING_HZ);
-    process.stderr.write(`[nn] alone p50/p99 ${alone.p50}/${alone.p99} ms\n`);
-    const results: ArmResult[] = [];
-    for (const arm of arms) {
-      await lab.dom0Ok('sleep 3'); // the previous arm's queue drains
-      let vifqd: VifqdInfo | undefined;
-      let startMs = 0;
-      if (arm === 'vifqd') startMs = await startVifqd(lab);
-      const limitsBefore = limitsOf(await dumpVifs(lab), roles);
-      if (arm === 'limits0' && limitsBefore.some((l) => l.limitBytes !== 0 || l.limitPackets !== 0)) {
-        throw new Error(`arm limits0: a vif has limits already: ${JSON.stringify(limitsBefore)}`);
-      }
-      const logBefore = arm === 'vifqd' ? (await vifqdLog(lab)).length : 0;
-      const statusBefore = arm === 'vifqd' ? await vifqdStatus(lab) : undefined;
-      process.stderr.write(`[nn] arm ${arm}: limits ${limitsBefore.map((l) => `${l.vif}=${l.limitBytes}`).join(' ')}\n`);
-      const phase = await noisyPhase(lab, tcp, udp);
-      const limitsAfter = limitsOf(await dumpVifs(lab), roles);
-      if (arm === 'vifqd') {
-        const lines = await vifqdLog(lab);
-        const sets = lines.filter((l) => l.event === 'vif-set');
-        const during = lines.slice(logBefore).filter((l) => l.event === 'vif-set');
-        const limitsSetDuringLoad: Record<string, number[]> = {};
-        for (const l of during) {
-          const k = `vif${l.domid ?? '?'}.${l.handle ?? '?'}`;
-          const list = (limitsSetDuringLoad[k] ??= []);
-          if (l.limitBytes !== undefined && list[list.length - 1] !== l.limitBytes) list.push(l.limitBytes);
-        }
-        const why: Record<string, string[]> = {};
-        for (const l of lines.slice(0, logBefore)) if (l.event === 'vif-set') why[`vif${l.domid ?? '?'}.${l.handle ?? '?'}`] = l.why ?? [];
-        vifqd = {
-          startMs, vifSetsBeforeLoad: sets.length - during.length, vifSetsDuringLoad: during.length, limitsSetDuringLoad,
-          lineRate: await lineRates(lab), why, statusBefore, statusAfter: await vifqdStatus(lab),
-          log: lines.filter((l) => l.level !== 20 && l.level !== 'debug' && l.event !== 'pass').slice(0, 300),
-          errorLines: lines.filter((l) => l.level === 'error' || l.level === 50 || l.level === 60).map((l) => l.msg ?? JSON.stringify(l)),
-        };
-      }
-      const base = results[0];
-      const r: ArmResult = {
-        arm, loaded: phase.loaded, p99xAlone: Math.round((phase.loaded.p99 / alone.p99) * 100) / 100,
-        p99xBaseline: base ? Math.round((phase.loaded.p99 / base.loaded.p99) * 1000) / 1000 : null,
-        outputxBaseline: base ? Math.round((phase.uplink.sentBytesPerSec / base.phase.uplink.sentBytesPerSec) * 1000) / 1000 : null,
-        phase, limitsBefore, limitsAfter, ...(vifqd ? { vifqd } : {}),
-      };
-      results.push(r);
-      process.stderr.write(`[nn] arm ${arm}: loaded p50/p99 ${r.loaded.p50}/${r.loaded.p99} ms (x${r.p99xAlone} alone, x${r.p99xBaseline ?? 1} baseline), uplink ${phase.uplink.sentBytesPerSec} B/s (x${r.outputxBaseline ?? 1}), dom0 drops ${phase.dom0Drops.total}\n`);
-    }
-    ok = true;
-    writeArms(versions, alone, results);
-  } finally {
-    await lab.close({ collect: !ok });
+  const progress = (line: string): void => { process.stderr.write(`[nn] ${line}\n`); };
+  const runs: BootRun[] = [];
+  for (let boot = 1; boot <= BOOTS; boot++) {
+    progress(`boot ${boot}/${BOOTS}: arms ${arms.join(', ')}; ${SECS} s per arm (${LABEL})`);
+    const run = await runBootArms({ boot, label: LABEL, netback, arms, uplink: UPLINK, timing: TIMING, versions: labVersions, progress });
+    runs.push(run);
+    process.stdout.write(`\nNoisy neighbour, scenario (a), boot ${boot} (${run.versions.kernel}, Xen ${run.versions.xen}, netback ${run.versions.netback}); uplink tbf ${UPLINK.rate}\n${aloneLine(run)}\n\n${armsTable(run)}\n`);
   }
-}
-
-/** The line rates vifqd shows: its metrics endpoint, else its control socket's status. */
-function shownLineRates(v: VifqdInfo): { uplink: string; bitsPerSecond: number; source: string; from: string }[] {
-  if (v.lineRate.length > 0) return v.lineRate.map((l) => ({ ...l, from: 'metrics' }));
-  const st = v.statusBefore as { lineRates?: { ifname?: string; bitsPerSec?: number; source?: string; detail?: string }[] } | undefined;
-  return (st?.lineRates ?? []).map((l) => ({ uplink: l.ifname ?? '?', bitsPerSecond: l.bitsPerSec ?? 0, source: `${l.source ?? '?'}/${l.detail ?? '?'}`, from: 'control socket status' }));
-}
-
-function writeArms(versions: Record<string, string>, alone: LatencySummary, results: ArmResult[]): void {
-  // without --netback the series is built (or taken from the build cache) by buildVifqModule
   const nb = opts.netback ? ` --netback ${opts.netback}` : '';
-  const command = `node --import tsx bench/noisy-neighbour.ts --arms ${ARMS?.join(',') ?? ''} --secs ${SECS}${nb} --label ${LABEL}`;
-  const base = results[0];
-  const v = results.find((r) => r.arm === 'vifqd');
-  const shown = v?.vifqd ? shownLineRates(v.vifqd) : [];
-  const targets = v && base ? {
-    p99xBaseline: { value: v.p99xBaseline, target: '<= 0.2', met: (v.p99xBaseline ?? Infinity) <= 0.2 },
-    p99xAlone: { value: v.p99xAlone, target: '<= 3', met: v.p99xAlone <= 3 },
-    outputxBaseline: { value: v.outputxBaseline, target: '>= 0.95', met: (v.outputxBaseline ?? 0) >= 0.95 },
-    dom0Drops: { value: v.phase.dom0Drops.total, target: '0', met: v.phase.dom0Drops.total === 0 },
-    lineRateShown: { value: shown, target: 'uplink0 from qdisc-tbf', met: shown.some((l) => l.uplink === 'uplink0' && l.source.includes('qdisc-tbf')) },
-  } : null;
+  const command = `node --import tsx bench/noisy-neighbour.ts --arms ${arms.join(',')} --secs ${SECS} --boots ${BOOTS}${nb} --label ${LABEL}${opts.demo ? ' --demo' : ''}`;
   const doc = {
-    benchmark: 'noisy-neighbour', label: LABEL, command, date: new Date().toISOString(), versions,
-    setup: { arms: ARMS, sameBoot: true, uplink: QDISC, pingHz: PING_HZ, probeSecs: SECS, warmSecs: WARM, udpSize: UDP_SIZE, guests: 3, vifqd: 'defaults: no flags, SLA dirs dom0-owned/guest read-only, empty' },
-    alone, arms: results, targets,
+    benchmark: 'noisy-neighbour', scenario: 'a', label: LABEL, command, date: new Date().toISOString(),
+    setup: { arms, sameBoot: true, uplink: UPLINK, timing: TIMING, udpSize: UDP_SIZE, guests: 3, vifqd: 'defaults: no flags, SLA dirs dom0-owned/guest read-only, empty' },
+    boots: runs,
   };
-  const file = join(REPO, 'bench', 'results', `noisy-neighbour-${LABEL}.json`);
-  mkdirSync(join(REPO, 'bench', 'results'), { recursive: true });
-  writeFileSync(file, JSON.stringify(doc, null, 2) + '\n');
-  const lim = (ls: VifLimits[]): string => ls.map((l) => `${l.vif} ${l.limitBytes}`).join(', ');
-  const rows = results.map((r) => `| ${r.arm} | ${r.loaded.p50} / ${r.loaded.p99} / ${r.loaded.max} | ×${r.p99xAlone} | ${r.p99xBaseline === null ? '1 (baseline)' : `**×${r.p99xBaseline}**`} | ${r.loaded.lossPct}% | ${r.phase.neighbours.map((n) => n.vifTxMbit).join(' / ')} | ${r.phase.uplink.sentBytesPerSec} (${r.phase.uplink.sentMbit} Mbit/s) | ${r.outputxBaseline === null ? '1 (baseline)' : `**×${r.outputxBaseline}**`} | ${r.phase.dom0Drops.total} | ${lim(r.limitsBefore)} |`);
-  const yes = (m: boolean): string => (m ? 'met' : '**not met**');
-  const t = targets;
-  const lr = shown.map((l) => `${l.uplink} ${l.bitsPerSecond} bit/s (source ${l.source}, ${l.from})`).join('; ') || 'none shown';
+  const out = join(REPO, 'demo-output');
+  mkdirSync(out, { recursive: true });
+  const json = join(out, `noisy-neighbour-${LABEL}.json`);
+  writeFileSync(json, JSON.stringify(doc, null, 2) + '\n');
+  const first = runs[0];
+  const pngs = first ? await writeNnPlots(out, `noisy-neighbour-${LABEL}`, first, TIMING) : [];
+  if (!opts.demo) {
+    mkdirSync(join(REPO, 'bench', 'results'), { recursive: true });
+    writeFileSync(join(REPO, 'bench', 'results', `noisy-neighbour-${LABEL}.json`), JSON.stringify(doc, null, 2) + '\n');
+    writeArmsSection(command, doc.date, runs);
+  }
+  const bad = problems(runs);
+  process.stdout.write(`\nResults: ${json}\nPlots (SVG beside each PNG):\n${pngs.map((p) => `  ${p}`).join('\n')}\n`);
+  process.stdout.write('These figures come from QEMU/TCG on a shared machine: they show direction, not what a real host measures.\n');
+  if (bad.length > 0) process.stdout.write(`\n${bad.join('\n')}\n`);
+  return runs.some((r) => r.arms.some((x) => x.status === 'failed')) ? 1 : 0;
+}
+
+function writeArmsSection(command: string, date: string, runs: BootRun[]): void {
+  const v = runs[0]?.versions ?? {};
   replaceSection(join(REPO, 'docs', 'BENCHMARKS.md'), `noisy-neighbour-${LABEL}`, `
-## Noisy neighbour: vifqd on its defaults against limits 0 (same boot)
+## Noisy neighbour, scenario (a): every arm in one boot
 
-\`${command}\` (${doc.date.slice(0, 10)}, one boot; raw: \`bench/results/noisy-neighbour-${LABEL}.json\`)
+\`${command}\` (${date.slice(0, 10)}; raw: \`bench/results/noisy-neighbour-${LABEL}.json\`; plots: \`demo-output/\`)
 
-Lab: Xen ${versions.xen} in QEMU/TCG, dom0 kernel ${versions.kernel}, netback ${versions.netback}; the scenario of the sections
-above (uplink0 \`${QDISC.kind} rate ${QDISC.rate} latency ${QDISC.limitMs}ms\`, victim domu1 pings ${PING_HZ}/s for ${SECS} s, domu2 one TCP bulk
-stream, domu3 a ${UDP_SIZE}-byte UDP flood, ${WARM} s head start). One boot of the patched module: the victim alone
-(p50/p99/max ${alone.p50} / ${alone.p99} / ${alone.max} ms), then arm \`limits0\` (no limits set: the module behaves as stock, the
-baseline), then arm \`vifqd\`: \`node /vifq/dist/service/main.js\` started in dom0 with no flags, each guest's
-\`/local/domain/<domid>/vifq\` created empty, dom0-owned and guest read-only; the loaded phase starts once vifqd has set every vif
-(${v?.vifqd ? `${(v.vifqd.startMs / 1000).toFixed(0)} s after start` : '-'}). Drops = tc -s qdisc drops on uplink0 and the vifs plus the vifs' rx/tx_dropped, during the loaded phase.
+Lab: Xen ${v.xen ?? '?'} in QEMU/TCG, dom0 kernel ${v.kernel ?? '?'}, netback ${v.netback ?? '?'}. Uplink tbf ${UPLINK.rate}; victim domu1
+pings the sink ${PING_HZ}/s; domu2 one TCP bulk stream, domu3 a ${UDP_SIZE}-byte UDP flood; RTT over ${SECS} s after a ${WARM} s head start.
+Delivered per guest: UDP and ICMP counted at the sink, TCP the rest of the uplink's output. Taken÷delivered: bytes the vifs took
+from all guests over bytes that left the uplink (1 = no work lost in dom0).
 
-| arm | victim loaded p50 / p99 / max (ms) | p99 ×alone | p99 ×baseline | loss | neighbours' TX: TCP / UDP (Mbit/s) | uplink out (B/s) | out ×baseline | drops in dom0 | limit-bytes (vif-get, before load) |
-|---|---|---|---|---|---|---|---|---|---|
-${rows.join('\n')}
-
-${v?.vifqd ? `Line rate vifqd found: ${lr}. Limits after the loaded phase: ${lim(v.limitsAfter)}; vif-sets during the load: ${v.vifqd.vifSetsDuringLoad}.` : ''}
-
-${t ? `Targets (issue 12, "Defaults work"): victim p99 ≤ 0.2× baseline: ×${t.p99xBaseline.value} ${yes(t.p99xBaseline.met)}; ≤ 3× alone: ×${t.p99xAlone.value} ${yes(t.p99xAlone.met)};
-uplink output ≥ 0.95× baseline: ×${t.outputxBaseline.value} ${yes(t.outputxBaseline.met)}; zero drops in dom0: ${t.dom0Drops.value} ${yes(t.dom0Drops.met)};
-line rate from the uplink's tbf shown with its source: ${yes(t.lineRateShown.met)}. One boot only: a single sample, not a distribution.` : ''}
+${runs.map((r) => `Boot ${r.boot}: ${aloneLine(r)}\n\n${armsTable(r)}`).join('\n\n')}
 `);
-  process.stderr.write(`[nn] wrote ${file} and docs/BENCHMARKS.md\n`);
 }
 
 function pooled(results: BootResult[], phase: 'alone' | 'loaded'): string {
@@ -430,7 +276,7 @@ function pooled(results: BootResult[], phase: 'alone' | 'loaded'): string {
 
 async function main(): Promise<void> {
   if (ARMS) {
-    await runArms(ARMS);
+    process.exitCode = await runArms(ARMS);
     return;
   }
   const results: BootResult[] = [];

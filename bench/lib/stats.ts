@@ -6,6 +6,8 @@ export interface LatencySummary {
   p50: number;
   p90: number;
   p99: number;
+  /** p99.9 (nearest rank: the maximum below 1000 samples) */
+  p999: number;
   max: number;
   mean: number;
 }
@@ -13,7 +15,7 @@ export interface LatencySummary {
 /** Nearest-rank percentile of an ascending array. */
 export function percentile(sorted: readonly number[], p: number): number {
   if (sorted.length === 0) return Number.NaN;
-  const rank = Math.ceil((p / 100) * sorted.length);
+  const rank = Math.ceil((p * sorted.length) / 100 - 1e-9); // 99.9 / 100 is not exactly 0.999
   return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1] as number;
 }
 
@@ -27,6 +29,7 @@ export function summarize(samples: readonly number[], expected: number): Latency
     p50: round(percentile(s, 50)),
     p90: round(percentile(s, 90)),
     p99: round(percentile(s, 99)),
+    p999: round(percentile(s, 99.9)),
     max: round(s[s.length - 1] ?? Number.NaN),
     mean: round(s.reduce((a, b) => a + b, 0) / (s.length || 1)),
   };
@@ -35,4 +38,15 @@ export function summarize(samples: readonly number[], expected: number): Latency
 /** RTTs (ms) from ping output lines "... time=12.3 ms". */
 export function parsePingRtts(output: string): number[] {
   return [...output.matchAll(/time=([0-9.]+) ?ms/g)].map((m) => Number(m[1]));
+}
+
+/** One ping reply: its sequence number (0-based, one per interval) and RTT (ms). */
+export interface PingSample {
+  seq: number;
+  rtt: number;
+}
+
+/** Replies from busybox ("seq=3 ... time=1.2 ms") or iputils ("icmp_seq=3 ... time=1.2 ms") ping output. */
+export function parsePingSamples(output: string): PingSample[] {
+  return [...output.matchAll(/(?:icmp_)?seq=(\d+)\b.*?time=([0-9.]+) ?ms/g)].map((m) => ({ seq: Number(m[1]), rtt: Number(m[2]) }));
 }

@@ -14,7 +14,9 @@
 # segmentation copies netback's zerocopy frags, so every guest packet would be
 # "released" before it waited in the queue; a NIC with TSO does not do that.
 #   uplink.sh qdisc fq_codel RATE      the same rate with flow queueing + AQM
-#   uplink.sh qdisc cake RATE          CAKE shaper
+#   uplink.sh qdisc cake RATE [ISOL]   CAKE as the shaper, per-host isolation ISOL
+#                                      (default dual-srchost; triple-isolate, flows...)
+#                                      exit 3 when sch_cake is missing in this kernel
 #   uplink.sh qdisc none               no queue limit (veth at CPU speed)
 #   uplink.sh stats                    qdisc statistics (JSON)
 set -euo pipefail
@@ -26,7 +28,8 @@ qdisc() {
         tbf)      tc qdisc add dev uplink0 root tbf rate "$rate" burst 96kb latency "${lat}ms" ;;
         fq_codel) tc qdisc add dev uplink0 root handle 1: tbf rate "$rate" burst 96kb latency "${lat}ms"
                   tc qdisc add dev uplink0 parent 1:1 fq_codel ;;
-        cake)     modprobe sch_cake; tc qdisc add dev uplink0 root cake bandwidth "$rate" ;;
+        cake)     modprobe sch_cake 2>/dev/null || { echo "uplink.sh: no sch_cake module in $(uname -r)" >&2; exit 3; }
+                  tc qdisc add dev uplink0 root cake bandwidth "$rate" "${3:-dual-srchost}" ;;
         none)     ;;
         *) echo "uplink.sh: unknown qdisc '$kind' (tbf|fq_codel|cake|none)" >&2; exit 2 ;;
     esac
@@ -51,5 +54,5 @@ up)
     ;;
 qdisc) shift; qdisc "$@"; tc qdisc show dev uplink0 ;;
 stats) tc -j -s qdisc show dev uplink0 ;;
-*) sed -n '2,17p' "$0"; exit 2 ;;
+*) sed -n '2,19p' "$0"; exit 2 ;;
 esac

@@ -1,0 +1,119 @@
+/**
+ * One measured phase of scenario (a): the victim pings the sink from LEAD seconds before the
+ * neighbours start until TAIL seconds after they stop (the over-time plot); domu2 sends one TCP
+ * bulk stream, domu3 floods 1400-byte UDP datagrams, both into the one uplink. The victim's RTT
+ * summary is taken over the steady window only: WARM seconds after the neighbours start, SECS long.
+ */
+import type { Guest, Lab } from '../../../test/lab/lab.js';
+import { parsePingSamples, summarize, type LatencySummary, type PingSample } from '../stats.js';
+import { diffCounters, readCounters, totalDrops, type Counters } from './counters.js';
+
+export interface Timing {
+  secs: number;
+  warmSecs: number;
+  leadSecs: number;
+  tailSecs: number;
+  pingHz: number;
+}
+
+export const SINK = '198.18.0.100';
+export const UDP_SIZE = 1400;
+/** on-the-wire size (Ethernet + IP + UDP headers) of one flood datagram as the uplink qdisc counts it */
+const UDP_FRAME = UDP_SIZE + 8 + 20 + 14;
+/** busybox ping's default 56-byte payload as an Ethernet frame */
+const ICMP_FRAME = 56 + 8 + 20 + 14;
+
+export interface GuestFlow {
+  guest: string;
+  domid: number;
+  role: 'victim' | 'tcp neighbour' | 'udp neighbour';
+  /** bytes/s the guest's vif took from it */
+  takenBytesPerSec: number;
+  /** bytes/s of its traffic that left the uplink (UDP, ICMP: counted at the sink; TCP: the remainder) */
+  deliveredBytesPerSec: number;
+  /** delivered / uplink output */
+  share: number;
+}
+
+export interface PhaseResult {
+  /** victim RTT over the steady window */
+  loaded: LatencySummary;
+  /** every reply: seconds since the probe started, RTT (ms) */
+  timeline: { t: number; rtt: number }[];
+  /** neighbours' start and stop, seconds since the probe started (host clock, about ±0.5 s) */
+  neighboursStart: number;
+  neighboursStop: number;
+  secs: number;
+  flows: GuestFlow[];
+  uplinkBytesPerSec: number;
+  uplinkMbit: number;
+  /** packets dropped in dom0: qdisc drops (uplink0, vifs) and the vifs' rx/tx_dropped */
+  dom0Drops: number;
+  dropsByDevice: Counters['drops'];
+  /** bytes the vifs took from all guests / bytes that left the uplink */
+  takenPerDelivered: number;
+  /** dom0 CPU seconds per delivered megabyte (10^6 bytes) */
+  dom0CpuSecPerMB: number;
+}
+
+const mbit = (bytesPerSec: number): number => Math.round((bytesPerSec * 8) / 1e4) / 100;
+const r3 = (x: number): number => Math.round(x * 1000) / 1000;
+
+/** The victim alone: SECS seconds of pings, no neighbour. */
+export async function aloneProbe(lab: Lab, victim: Guest, t: Timing): Promise<{ summary: LatencySummary; samples: PingSample[] }> {
+  const count = t.secs * t.pingHz;
+  const r = await lab.guest(victim.n, `ping -c ${count} -i ${1 / t.pingHz} -W 2 ${SINK}`, { timeoutMs: (t.secs + 60) * 1000 });
+  const samples = parsePingSamples(r.stdout);
+  return { summary: summarize(samples.map((s) => s.rtt), count), samples };
+}
+
+export async function noisyPhase(lab: Lab, victim: Guest, tcp: Guest, udp: Guest, t: Timing): Promise<PhaseResult> {
+  const load = t.warmSecs + t.secs;
+  const probeSecs = t.leadSecs + load + t.tailSecs + 2;
+  const count = Math.round(probeSecs * t.pingHz);
+  const tProbe = Date.now();
+  const probe = lab.guest(victim.n, `ping -c ${count} -i ${1 / t.pingHz} -W 2 ${SINK}`, { timeoutMs: (probeSecs + 60) * 1000 });
+  await new Promise((res) => setTimeout(res, t.leadSecs * 1000));
+  const before = await readCounters(lab);
+  const t0 = Date.now();
+  await Promise.all([
+    lab.guest(tcp.n, `timeout ${load} nc ${SINK} 6000 < /dev/zero; true`, { timeoutMs: (load + 60) * 1000 }),
+    lab.guest(udp.n, `udpblast ${SINK} 6001 ${load} ${UDP_SIZE}`, { timeoutMs: (load + 60) * 1000 }),
+  ]);
+  const t1 = Date.now();
+  const after = await readCounters(lab);
+  const r = await probe;
+  const secs = (t1 - t0) / 1000;
+  const d = diffCounters(before, after);
+
+  // ping sends one request per interval from its start: seq / Hz is the send time
+  const samples = parsePingSamples(r.stdout);
+  const startS = (t0 - tProbe) / 1000;
+  const from = (startS + t.warmSecs) * t.pingHz;
+  const to = from + t.secs * t.pingHz;
+  const steady = samples.filter((s) => s.seq >= from && s.seq < to).map((s) => s.rtt);
+
+  const up = d.uplink.bytes / secs;
+  const udpDelivered = ((d.sinkSnmp['Udp.InDatagrams'] ?? 0) + (d.sinkSnmp['Udp.NoPorts'] ?? 0) + (d.sinkSnmp['Udp.InErrors'] ?? 0)) * UDP_FRAME / secs;
+  const icmpDelivered = (d.sinkSnmp['Icmp.InEchos'] ?? 0) * ICMP_FRAME / secs;
+  const tcpDelivered = Math.max(0, up - udpDelivered - icmpDelivered);
+  const taken = (g: Guest): number => (d.vifs[g.domid]?.bytes ?? 0) / secs;
+  const flow = (g: Guest, role: GuestFlow['role'], delivered: number): GuestFlow => ({
+    guest: g.name, domid: g.domid, role, takenBytesPerSec: Math.round(taken(g)), deliveredBytesPerSec: Math.round(delivered), share: up > 0 ? r3(delivered / up) : 0,
+  });
+  const takenAll = [victim, tcp, udp].reduce((s, g) => s + taken(g), 0);
+  return {
+    loaded: summarize(steady, t.secs * t.pingHz),
+    timeline: samples.map((s) => ({ t: Math.round((s.seq / t.pingHz) * 100) / 100, rtt: s.rtt })),
+    neighboursStart: Math.round(startS * 10) / 10,
+    neighboursStop: Math.round(((t1 - tProbe) / 1000) * 10) / 10,
+    secs: Math.round(secs * 10) / 10,
+    flows: [flow(victim, 'victim', icmpDelivered), flow(tcp, 'tcp neighbour', tcpDelivered), flow(udp, 'udp neighbour', udpDelivered)],
+    uplinkBytesPerSec: Math.round(up),
+    uplinkMbit: mbit(up),
+    dom0Drops: totalDrops(d.drops),
+    dropsByDevice: d.drops,
+    takenPerDelivered: up > 0 ? r3(takenAll / up) : 0,
+    dom0CpuSecPerMB: d.uplink.bytes > 0 ? r3((d.cpuBusyTicks / d.ticksPerSec) / (d.uplink.bytes / 1e6)) : 0,
+  };
+}
