@@ -48,3 +48,22 @@ export function resolveDomain(arg: string, names: ReadonlyMap<number, string>): 
   if (hits.length > 1) throw new AmbiguousDomainError(arg, hits);
   return { domid: hits[0] ?? 0, name: arg };
 }
+
+/** Domain 0 named where a guest is needed. */
+export class NotAGuestError extends VifqError {
+  constructor() {
+    super('domain 0 carries no guest SLA', { hint: 'name a guest (xl list); host settings live under /local/domain/0/vifq', exitCode: 2 });
+  }
+}
+
+/** Opens xenstore, resolves `<domid|name>` to a guest (not dom0), runs `fn`, closes. */
+export async function withDomain<T>(arg: string, fn: (xs: XenstoreClient, domid: number, name: string | null) => Promise<T>): Promise<T> {
+  const xs = await openXenstore();
+  try {
+    const { domid, name } = resolveDomain(arg, await domainNames(xs));
+    if (domid === 0) throw new NotAGuestError();
+    return await fn(xs, domid, name);
+  } finally {
+    await xs.close();
+  }
+}
