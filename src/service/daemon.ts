@@ -31,7 +31,7 @@
 import { EventEmitter } from 'node:events';
 import { VifqError } from '../errors.js';
 import { EMPTY_POLICY_STATE, DEFAULT_POLICY_CONFIG, type LimitReason, type PolicyConfig, type PolicyState, type ReportInput, type UplinkDecision, type VifSettings } from '../policy/index.js';
-import { defaultHostSettings, SLA_DEFAULTS, type EffectiveSla, type GuestSla, type HostSettings, type OnStop, type SlaFinding, type SlaFindingCode } from '../sla/index.js';
+import { defaultHostSettings, SLA_DEFAULTS, type EffectiveSla, type GuestSla, type HostSettings, type OnStop, type SlaFinding, type SlaFindingCode, type SlaNode } from '../sla/index.js';
 import { RtnlTopology, type RtnlTopologyEvents, type VifIdentity, type VifPlacement } from '../topology/index.js';
 import { VifqClient, type VifqClientEvents, type VifqConfig, type VifqEvent, type VifqEventStream, type VifqVif } from '../vifq/index.js';
 import { XenstoreClient, type XenstoreClientEvents, type XsWatch } from '../xenstore/index.js';
@@ -40,7 +40,7 @@ import { computeDesired, mergeReports, reportInputOf, type DesiredResult, type U
 import { createLogger, errorFields, type ServiceLogger } from './log.js';
 import type { KernelVif } from './reconcile.js';
 import { Reconciler, type PassSummary } from './reconciler.js';
-import { BACKEND_VIF_DIR, guestOfPath, listBackendVifs, readGuestSla, readHostSettings, type ServiceXenstore } from './sources.js';
+import { BACKEND_VIF_DIR, guestOfPath, listBackendVifs, readHostSettings, rereadGuestSla, type ServiceXenstore } from './sources.js';
 import { HOST_BASE, GUEST_BASE } from '../sla/index.js';
 
 /** The `on` / `off` of a typed EventEmitter over the event map `E`. */
@@ -71,7 +71,7 @@ export interface VifqdOptions {
   xenstore?: DaemonXenstore;
   vifq?: DaemonVifq;
   topology?: DaemonTopology;
-  /** Changes within this many ms make one pass (default 10). */
+  /** Changes within this many ms make one pass (default 2: the events of one xenstore transaction or one socket read come together; more would only add latency, and whatever comes while a pass runs makes the next one). */
   debounceMs?: number;
   /** Retry of a failed step: first delay and cap in ms (default 200, doubling to 30000). */
   retry?: { initialMs: number; maxMs: number };
@@ -232,8 +232,13 @@ export class Vifqd extends EventEmitter<VifqdEvents> {
 
   private hostStale = true;
   private backendStale = true;
-  private readonly staleGuests = new Set<number>();
+  /** Guests whose SLA must be read again: the paths their watch named, or all of it. */
+  private readonly staleGuests = new Map<number, Set<string> | 'all'>();
+  /** Each guest's SLA nodes as last read (a watch event re-reads only the path it names). */
+  private readonly guestNodes = new Map<number, readonly SlaNode[]>();
   private readonly reasons = new Set<string>();
+  /** When the oldest reason of the next pass came (performance.now()), for the pass's `queuedMs`. */
+  private firstReasonAt: number | undefined;
   private waiters: Array<() => void> = [];
   private timer: NodeJS.Timeout | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
@@ -255,7 +260,7 @@ export class Vifqd extends EventEmitter<VifqdEvents> {
     this.log = opts.logger ?? createLogger();
     this.lister = new PrimedLister(vifq);
     this.reconciler = new Reconciler(this.lister);
-    this.debounceMs = opts.debounceMs ?? 10;
+    this.debounceMs = opts.debounceMs ?? 2;
     this.retry = opts.retry ?? { initialMs: 200, maxMs: 30_000 };
     this.retryDelay = this.retry.initialMs;
     this.now = opts.nowNs ?? defaultNow;
@@ -408,7 +413,7 @@ export class Vifqd extends EventEmitter<VifqdEvents> {
   private resyncAll(reason: string): void {
     this.hostStale = true;
     this.backendStale = true;
-    for (const d of this.guestWatches.keys()) this.staleGuests.add(d);
+    for (const d of this.guestWatches.keys()) this.staleGuests.set(d, 'all');
     this.reconciler.requestResync();
     this.counters.resyncs++;
     this.schedule(reason);
@@ -416,6 +421,7 @@ export class Vifqd extends EventEmitter<VifqdEvents> {
 
   private schedule(reason: string, delayMs = this.debounceMs): void {
     if (this.closed) return;
+    if (this.reasons.size === 0) this.firstReasonAt = performance.now();
     this.reasons.add(reason);
     if (this.running || this.timer) return; // the running loop picks it up
     this.timer = setTimeout(() => {
@@ -493,6 +499,16 @@ export class Vifqd extends EventEmitter<VifqdEvents> {
     }
   }
 
+  /** A guest's watch named `path`: re-read it (and what is under it) on the next pass. */
+  private markGuestStale(domid: number, path: string): void {
+    const now = this.staleGuests.get(domid);
+    if (now === 'all') return;
+    // many events before a pass (a guest writing in a loop): one full read is cheaper
+    if (now !== undefined && now.size >= 16) this.staleGuests.set(domid, 'all');
+    else if (now !== undefined) now.add(path);
+    else this.staleGuests.set(domid, new Set([path]));
+  }
+
   /** Log and count the findings of one source that were not there at its last read. */
   private noteFindings(source: string, found: readonly SlaFinding[]): void {
     const before = this.findings.get(source) ?? new Map<string, SlaFinding>();
@@ -535,32 +551,33 @@ export class Vifqd extends EventEmitter<VifqdEvents> {
           if (this.guestWatches.has(domid)) continue;
           const path = GUEST_BASE(domid);
           const w = await this.xs.watch(path, (ev) => {
-            const d = guestOfPath(ev.path) ?? domid;
-            this.staleGuests.add(d);
+            this.markGuestStale(guestOfPath(ev.path) ?? domid, ev.path);
             this.schedule(`xenstore:${ev.path}`);
           });
           this.guestWatches.set(domid, w);
-          this.staleGuests.add(domid);
+          this.staleGuests.set(domid, 'all');
         }
         for (const [domid, w] of this.guestWatches) {
           if (backend.has(domid)) continue;
           this.guestWatches.delete(domid);
           this.guests.delete(domid);
+          this.guestNodes.delete(domid);
           this.staleGuests.delete(domid);
           this.noteFindings(`guest:${domid}`, []);
           await w.unwatch().catch((e: unknown) => this.warn('xenstore', new VifqdStepError(`removing the watch on ${w.path}`, e)));
         }
       });
     }
-    for (const domid of [...this.staleGuests]) {
+    for (const [domid, changed] of [...this.staleGuests]) {
       this.staleGuests.delete(domid);
       await attempt(`reading the SLA of domain ${domid}`, async () => {
         try {
-          const r = await readGuestSla(this.xs, domid);
+          const r = await rereadGuestSla(this.xs, domid, this.guestNodes.get(domid), changed);
           this.guests.set(domid, r.sla);
+          this.guestNodes.set(domid, r.nodes);
           this.noteFindings(`guest:${domid}`, r.findings);
         } catch (e) {
-          this.staleGuests.add(domid);
+          this.staleGuests.set(domid, 'all');
           throw e;
         }
       });
@@ -573,11 +590,23 @@ export class Vifqd extends EventEmitter<VifqdEvents> {
     this.reasons.clear();
     const waiters = this.waiters.splice(0);
     const t0 = performance.now();
+    const queuedMs = t0 - (this.firstReasonAt ?? t0);
+    this.firstReasonAt = undefined;
+    // where a pass spends its time (the debug log line): xenstore reads, kernel dump, report
+    // interval, policy, vif-sets
+    const phases: Record<'read' | 'dump' | 'config' | 'policy' | 'apply', number> = { read: 0, dump: 0, config: 0, policy: 0, apply: 0 };
+    let mark = t0;
+    const lap = (phase: keyof typeof phases): void => {
+      const now = performance.now();
+      phases[phase] = Math.round((now - mark) * 10) / 10;
+      mark = now;
+    };
     let ok = true;
     let summary: PassSummary | undefined;
     let error: string | undefined;
     try {
       ok = (await this.readXenstore()) && ok;
+      lap('read');
       if (this.reconciler.resyncPending) {
         try {
           const vifs = await this.vifq.listVifs();
@@ -594,7 +623,9 @@ export class Vifqd extends EventEmitter<VifqdEvents> {
           throw new VifqdStepError('re-reading the kernel\'s vifs (vif-get dump)', e);
         }
       }
+      lap('dump');
       ok = (await this.syncReportInterval()) && ok;
+      lap('config');
       const desired = computeDesired({
         nowNs: this.now(), host: this.host, guests: this.guests, vifs: [...this.kernelVifs.values()], placements: this.topo.vifs(),
         report: this.pendingReport, state: this.policyState, config: this.cfg,
@@ -602,7 +633,9 @@ export class Vifqd extends EventEmitter<VifqdEvents> {
       this.pendingReport = null;
       this.policyState = desired.state;
       this.last = desired;
+      lap('policy');
       summary = await this.reconciler.pass(desired.vifs);
+      lap('apply');
       this.noteSummary(summary, desired);
       if (summary.resyncError || summary.failed.length > 0) ok = false;
     } catch (e) {
@@ -618,7 +651,7 @@ export class Vifqd extends EventEmitter<VifqdEvents> {
       applied: summary?.applied.length ?? 0, unchanged: summary?.unchanged.length ?? 0, failed: summary?.failed.length ?? 0,
       vanished: summary?.vanished.length ?? 0, absent: summary?.absent.length ?? 0, error,
     };
-    this.log.debug({ event: 'pass', ...this.lastPass }, 'pass');
+    this.log.debug({ event: 'pass', ...this.lastPass, queuedMs: Math.round(queuedMs * 10) / 10, phases }, 'pass');
     if (ok) this.retryDelay = this.retry.initialMs;
     else this.scheduleRetry();
     for (const w of waiters) w();

@@ -32,24 +32,79 @@ async function absent<T>(p: Promise<T>): Promise<T | undefined> {
   }
 }
 
+/** How deep `path` lies under `base` (0 for base itself), or -1 if it is not at or under it. */
+function depthUnder(base: string, path: string): number {
+  if (path === base) return 0;
+  if (!path.startsWith(`${base}/`)) return -1;
+  return path.slice(base.length + 1).split('/').length;
+}
+
+/** The nodes of the tree at `path` (itself included, if it exists), `path` lying `depth` below the tree's base. */
+async function readFrom(xs: ServiceXenstore, path: string, depth: number): Promise<SlaNode[]> {
+  const out: SlaNode[] = [];
+  const visit = async (p: string, d: number): Promise<void> => {
+    if (out.length >= MAX_NODES) return;
+    const [value, perms, kids] = await Promise.all([absent(xs.readBytes(p)), absent(xs.getPerms(p)), absent(xs.directory(p))]);
+    if (value === undefined || perms === undefined || out.length >= MAX_NODES) return; // gone meanwhile, or enough
+    out.push({ path: p, value, perms });
+    if (d >= MAX_DEPTH) return;
+    // siblings in parallel: the client pipelines, so a tree costs its depth in round trips, not its size
+    await Promise.all((kids ?? []).map((k) => visit(`${p}/${k}`, d + 1)));
+  };
+  if (depth <= MAX_DEPTH) await visit(path, depth);
+  return out;
+}
+
+const byPath = (a: SlaNode, b: SlaNode): number => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0);
+
 /** Every node of the tree at `base` (the directory itself included), or [] if it does not exist. */
 export async function readTree(xs: ServiceXenstore, base: string): Promise<SlaNode[]> {
-  const out: SlaNode[] = [];
-  const visit = async (path: string, depth: number): Promise<void> => {
-    if (out.length >= MAX_NODES) return;
-    const [value, perms, kids] = await Promise.all([absent(xs.readBytes(path)), absent(xs.getPerms(path)), absent(xs.directory(path))]);
-    if (value === undefined || perms === undefined || out.length >= MAX_NODES) return; // gone meanwhile, or enough
-    out.push({ path, value, perms });
-    if (depth >= MAX_DEPTH) return;
-    // siblings in parallel: the client pipelines, so a tree costs its depth in round trips, not its size
-    await Promise.all((kids ?? []).map((k) => visit(`${path}/${k}`, depth + 1)));
+  return (await readFrom(xs, base, 0)).sort(byPath); // stable order for the parsers' findings
+}
+
+/**
+ * A tree as last read, with only the parts a watch named read again: `changed` paths (watch
+ * events under `base`) are each re-read with their subtree and replace what was known at and
+ * under them, so one SLA write costs one round trip, not the tree's depth. A path that is not
+ * under `base`, or `base` itself, reads the whole tree again.
+ */
+export async function rereadTree(xs: ServiceXenstore, base: string, known: readonly SlaNode[], changed: Iterable<string>): Promise<SlaNode[]> {
+  const have = new Set(known.map((n) => n.path));
+  // a node written under directories not read yet (xenstored creates them with it, and fires
+  // the watch for the node alone): read from the highest one, so the directories are known too
+  const upToKnown = (p: string): string => {
+    let q = p;
+    for (let parent = q.slice(0, q.lastIndexOf('/')); depthUnder(base, parent) > 0 && !have.has(parent); parent = q.slice(0, q.lastIndexOf('/'))) q = parent;
+    return q;
   };
-  await visit(base, 0);
-  return out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0)); // stable order for the parsers' findings
+  const paths = [...new Set([...changed].map(upToKnown))].sort();
+  if (paths.some((p) => depthUnder(base, p) <= 0) || !have.has(base)) return readTree(xs, base);
+  // a path under another changed one is read with it
+  const roots = paths.filter((p, i) => !paths.slice(0, i).some((q) => p.startsWith(`${q}/`)));
+  const fresh = await Promise.all(roots.map((p) => readFrom(xs, p, depthUnder(base, p))));
+  const replaced = (path: string): boolean => roots.some((r) => path === r || path.startsWith(`${r}/`));
+  const out = known.filter((n) => !replaced(n.path));
+  for (const f of fresh) out.push(...f);
+  return out.sort(byPath).slice(0, MAX_NODES);
 }
 
 export async function readGuestSla(xs: ServiceXenstore, domid: number): Promise<GuestSlaResult> {
   return parseGuestSla(domid, await readTree(xs, GUEST_BASE(domid)));
+}
+
+/** A guest's SLA and the nodes it was parsed from (for `rereadGuestSla`). */
+export interface GuestSlaRead extends GuestSlaResult {
+  readonly nodes: readonly SlaNode[];
+}
+
+/**
+ * A guest's SLA, re-reading only the `changed` paths of the tree `known` (undefined or a path
+ * outside the subtrees: the whole tree). Parsed from all of its nodes, as a full read would be.
+ */
+export async function rereadGuestSla(xs: ServiceXenstore, domid: number, known: readonly SlaNode[] | undefined, changed: Iterable<string> | 'all'): Promise<GuestSlaRead> {
+  const base = GUEST_BASE(domid);
+  const nodes = known === undefined || changed === 'all' ? await readTree(xs, base) : await rereadTree(xs, base, known, changed);
+  return { ...parseGuestSla(domid, nodes), nodes };
 }
 
 export async function readHostSettings(xs: ServiceXenstore): Promise<HostSettingsResult> {

@@ -22,6 +22,8 @@ export class MemXenstore extends EventEmitter<XenstoreClientEvents> implements D
   readonly watches = new Set<{ path: string; listener: XsWatchListener; token: string }>();
   failReads = 0;
   closed = false;
+  /** Every path read (readBytes, getPerms, directory), in order: what a pass cost. */
+  readonly reads: string[] = [];
 
   write(path: string, value: string, perms: XsPerms = [{ domid: 0, access: 'none' }]): void {
     const parts = path.split('/').filter(Boolean);
@@ -47,6 +49,7 @@ export class MemXenstore extends EventEmitter<XenstoreClientEvents> implements D
   }
 
   private node(path: string): Node {
+    this.reads.push(path);
     if (this.failReads > 0) {
       this.failReads--;
       throw new XsTimeoutError(50, { path });

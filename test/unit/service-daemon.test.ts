@@ -57,6 +57,33 @@ t.test('a trusted SLA write changes the kernel limit; priority low sets the clas
   t.ok(lines.some((l) => l.fields.event === 'vif-set' && l.fields.domid === 6 && Array.isArray(l.fields.why)), 'one line per decision, with why');
 });
 
+t.test('a watch event re-reads only the node it names (and its subtree); removals and permission changes are followed', async (t) => {
+  const { k, xs } = await setup();
+  const base = '/local/domain/5/vifq';
+  xs.write(`${base}/pending-bytes`, '2000', DOM0_ONLY(5));
+  await waitFor('limit 2000', () => limitOf(k, 10) === 2000);
+  xs.reads.length = 0;
+  xs.write(`${base}/pending-bytes`, '2100', DOM0_ONLY(5));
+  await waitFor('limit 2100', () => limitOf(k, 10) === 2100);
+  t.same([...new Set(xs.reads)], [`${base}/pending-bytes`], 'one node read (value, perms, children), not the guest\'s tree');
+  // the same node, now guest-owned (a permission change fires the watch too): ignored
+  xs.nodes.set(`${base}/pending-bytes`, { value: Buffer.from('2100'), perms: GUEST_OWNED(5) });
+  xs.fire(`${base}/pending-bytes`);
+  await waitFor('untrusted: back to the floor', () => limitOf(k, 10) === 3028);
+  xs.write(`${base}/pending-bytes`, '2200', DOM0_ONLY(5));
+  await waitFor('limit 2200', () => limitOf(k, 10) === 2200);
+  xs.rm(`${base}/pending-bytes`);
+  await waitFor('removed: back to the floor', () => limitOf(k, 10) === 3028);
+  // a per-vif override, then its whole directory removed in one event
+  xs.write(`${base}/vif/0/pending-bytes`, '1900', DOM0_ONLY(5));
+  await waitFor('per-vif 1900', () => limitOf(k, 10) === 1900);
+  t.same([...new Set(xs.reads)].filter((p) => p.startsWith(`${base}/vif`)).sort(), [`${base}/vif`, `${base}/vif/0`, `${base}/vif/0/pending-bytes`],
+    'a node under directories not read yet: read from the highest one (their permissions count too)');
+  xs.rm(`${base}/vif`);
+  await waitFor('directory removed: back to the floor', () => limitOf(k, 10) === 3028);
+  t.equal(limitOf(k, 11), 3028, 'the other guest untouched throughout');
+});
+
 t.test('a guest that writes its own priority or weight gains nothing: one log line, counted once', async (t) => {
   const { k, xs, d, lines } = await setup();
   const before = [limitOf(k, 10), k.vifs.get(10)?.priority];
