@@ -73,9 +73,11 @@ check-pins:
 		elif [ -n "$$n" ]; then echo "  $$n of 5 packages would not be at their pin: after verifying (make test), update kernels.conf"; fi; \
 	done; exit $$rc
 
-# long teardown runs of the patched netback (100 destroys and detaches), not in CI
+# long teardown runs of the patched netback (100 destroys and detaches) and 500 vif
+# attach/detach cycles under vifqd (its RSS must not grow), not in CI
 soak: deps build lab-images
 	VIFQ_SOAK_REPEAT=100 npx tap --disable-coverage --timeout=14400 test/e2e/netback-teardown.test.ts
+	VIFQD_CHURN_CYCLES=500 npx tap --disable-coverage --timeout=21600 test/e2e/vifqd.test.ts
 
 # the noisy-neighbour scenario (a) with every arm in one boot (stock FIFO, fq_codel, CAKE, netback
 # rate=, vifq, vifq + fq_codel): tables, JSON and plots under demo-output/ (about 10 min)

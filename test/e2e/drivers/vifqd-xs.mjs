@@ -8,6 +8,11 @@
 //   untrusted <domid>     as dom0 but with the guest as owner (what a guest-written node looks
 //                         like), in one transaction: vifq/priority = low, vifq/weight = 1000;
 //                         waits 2 s and prints the vif as vif-get reports it
+//   state [sock]          what the kernel holds (vif-get dump) beside what vifqd says it wants
+//                         (its control socket's `status`, default /run/vifq/control.sock), in one
+//                         process (node starts slowly in dom0): prints {"kernel": [...], "status": {...}}
+//                         without touching xenstore (it may have just been restarted)
+import { connect } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { XenstoreClient } from '/vifq/dist/xenstore/index.js';
 import { VifqClient } from '/vifq/dist/vifq/index.js';
@@ -15,6 +20,43 @@ import { VifqClient } from '/vifq/dist/vifq/index.js';
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const [cmd, ...args] = process.argv.slice(2);
 const domid = Number(args[0]);
+
+/** One request on vifqd's control socket (newline-delimited JSON), its answer line parsed. */
+function control(path, method) {
+  return new Promise((resolve, reject) => {
+    const s = connect(path, () => s.write(`${JSON.stringify({ id: 1, method })}\n`));
+    const timer = setTimeout(() => { s.destroy(); reject(new Error(`no answer to ${method} on ${path} in 20 s`)); }, 20_000);
+    let buf = '';
+    s.setEncoding('utf8');
+    s.on('data', (d) => {
+      buf += d;
+      const nl = buf.indexOf('\n');
+      if (nl < 0) return;
+      clearTimeout(timer);
+      s.end();
+      const reply = JSON.parse(buf.slice(0, nl));
+      if (reply.error) reject(new Error(`${method}: ${JSON.stringify(reply.error)}`));
+      else resolve(reply.result);
+    });
+    s.on('error', (e) => { clearTimeout(timer); reject(e); });
+  });
+}
+
+if (cmd === 'state') {
+  const vifq = await VifqClient.open();
+  try {
+    const kernel = await vifq.listVifs();
+    const status = await control(args[0] ?? '/run/vifq/control.sock', 'status');
+    console.log(JSON.stringify({ kernel, status }, (_k, v) => (typeof v === 'bigint' ? Number(v) : v)));
+  } catch (e) {
+    console.log(JSON.stringify({ error: { name: e?.name, message: e?.message } }));
+    process.exitCode = 1;
+  } finally {
+    vifq.close();
+  }
+  process.exit();
+}
+
 const xs = await XenstoreClient.open();
 const vifq = await VifqClient.open();
 try {
