@@ -4,13 +4,15 @@
  * and a topology that puts every vif on one 4 Mbit/s tbf uplink.
  */
 import t from 'tap';
+import fc from 'fast-check';
+import { readTree, rereadTree } from '../../src/service/sources.js';
 import { computeDesired, mergeReports } from '../../src/service/desired.js';
 import { parseMainArgs, VifqdUsageError } from '../../src/service/main.js';
 import { defaultHostSettings } from '../../src/sla/index.js';
 import { EMPTY_POLICY_STATE } from '../../src/policy/index.js';
 import { VifqClient } from '../../src/vifq/client.js';
 import { FakeVifqKernel } from '../helpers/vifq-fakes.js';
-import { DOM0_ONLY, GUEST_OWNED, startVifqd, waitFor } from '../helpers/service-fakes.js';
+import { DOM0_ONLY, GUEST_OWNED, MemXenstore, startVifqd, waitFor } from '../helpers/service-fakes.js';
 
 // ---- fakes: test/helpers/service-fakes.ts (shared with service-wiring.test.ts) --------------
 
@@ -82,6 +84,33 @@ t.test('a watch event re-reads only the node it names (and its subtree); removal
   xs.rm(`${base}/vif`);
   await waitFor('directory removed: back to the floor', () => limitOf(k, 10) === 3028);
   t.equal(limitOf(k, 11), 3028, 'the other guest untouched throughout');
+});
+
+t.test('property: re-reading only the paths the watch named gives the tree a full read gives', async (t) => {
+  const base = '/local/domain/7/vifq';
+  const paths = ['', '/pending-bytes', '/weight', '/vif', '/vif/0', '/vif/0/pending-bytes', '/vif/1/priority', '/vif/1/x/y'].map((p) => `${base}${p}`);
+  const op = fc.record({ kind: fc.constantFrom('write', 'rm', 'perms'), path: fc.constantFrom(...paths), value: fc.constantFrom('1', '64k', ''), guest: fc.boolean() });
+  // ops between two passes: their watch events are coalesced into one re-read
+  const batches = fc.array(fc.array(op, { minLength: 1, maxLength: 4 }), { minLength: 1, maxLength: 12 });
+  await fc.assert(fc.asyncProperty(batches, async (bs) => {
+    const xs = new MemXenstore();
+    xs.write(`${base}/pending-bytes`, '2000', DOM0_ONLY(7));
+    let known = await readTree(xs, base);
+    for (const b of bs) {
+      for (const o of b) {
+        if (o.kind === 'rm') xs.rm(o.path);
+        else if (o.kind === 'write') xs.write(o.path, o.value, o.guest ? GUEST_OWNED(7) : DOM0_ONLY(7));
+        else if (xs.nodes.has(o.path)) {
+          xs.nodes.set(o.path, { value: xs.nodes.get(o.path)?.value ?? Buffer.alloc(0), perms: o.guest ? GUEST_OWNED(7) : DOM0_ONLY(7) });
+        }
+      }
+      known = await rereadTree(xs, base, known, b.map((o) => o.path));
+      const full = await readTree(xs, base);
+      const view = (ns: typeof full): string => JSON.stringify(ns.map((n) => [n.path, n.value.toString(), n.perms]));
+      if (view(known) !== view(full)) throw new Error(`after ${JSON.stringify(b)}: re-read ${view(known)}, full read ${view(full)}`);
+    }
+  }), { numRuns: 300 });
+  t.pass('300 random sequences of writes, removals and permission changes: the same nodes every time');
 });
 
 t.test('a guest that writes its own priority or weight gains nothing: one log line, counted once', async (t) => {
