@@ -7,7 +7,11 @@
 #   all:    host, then the lab files; the kernel checks run in the background beside
 #           the lab file named by $KERNEL_BESIDE (default netback-teardown: the longest
 #           file and one that measures no timing), since the lab's QEMU uses one CPU
-#           and the kernel builds (make without -j) the other. Their output follows.
+#           and the kernel builds (make without -j) the other. Likewise the lab files
+#           named by $LAB_BACKGROUND (default negative-control xenstore: they measure
+#           no timing) run one after the other in the background beside $LAB_BESIDE
+#           (default lab-basic, nor does it): two QEMUs, one CPU each. Their output
+#           follows that of the file they ran beside.
 # host also runs `npm run check:static` (generated code up to date, layering) when
 # package.json has it. N counts assertions over all suites (a static check counts
 # one). Exit status non-zero if anything failed.
@@ -73,13 +77,46 @@ kernel_collect() {  # wait for the background kernel checks, show them, count th
     while IFS= read -r line; do times+=("$line (in the background)"); done < <(grep -E '^ +[0-9]+ s  kernel-patch/' "$kernel_log" | sed 's/^    //')
     rm -f "$kernel_log"; kernel_pid=""
 }
+lab_file() {  # lab_file FILE: one lab file in the foreground, its time in the summary
+    local start=$SECONDS
+    suite "lab $(basename "$1" .test.ts)" --jobs=1 --timeout=1800 "$1"
+    times+=("$(printf '%5d s  %s' $((SECONDS - start)) "$1")")
+}
+lab_background() {  # lab_background FILE...: those lab files in turn, in the background
+    lab_bg_log=$(mktemp)
+    echo "=== lab $(basename -s .test.ts "$@" | paste -sd " "): started in the background (output after this file's)"
+    (
+        passed=0 failed=0 rc=0 times=()
+        for f in "$@"; do lab_file "$f"; done
+        printf '    %s\n' "${times[@]}"
+        echo "$passed passed, $failed failed"
+        exit $rc
+    ) > "$lab_bg_log" 2>&1 &
+    lab_bg_pid=$!
+}
+lab_collect() {  # wait for the background lab files, show them, count them
+    [ -n "${lab_bg_pid:-}" ] || return 0
+    wait "$lab_bg_pid" || rc=1
+    echo "=== lab files that ran in the background:"
+    cat "$lab_bg_log"
+    add_summary "$lab_bg_log" "background lab files"
+    local line
+    while IFS= read -r line; do times+=("$line (in the background)"); done < <(grep -E '^ +[0-9]+ s  test/e2e/' "$lab_bg_log" | sed 's/^    //')
+    rm -f "$lab_bg_log"; lab_bg_pid=""
+}
 lab_files() {  # lab_files [with-kernel]
-    local f start beside=${KERNEL_BESIDE:-netback-teardown}
+    local f name kbeside=${KERNEL_BESIDE:-netback-teardown} lbeside=${LAB_BESIDE:-lab-basic}
+    local background=() b
+    for b in ${LAB_BACKGROUND-negative-control xenstore}; do
+        [ -e "test/e2e/$b.test.ts" ] && [ -e "test/e2e/$lbeside.test.ts" ] && background+=("test/e2e/$b.test.ts")
+    done
     for f in test/e2e/*.test.ts; do
-        [ "${1:-}" = with-kernel ] && [ "$(basename "$f" .test.ts)" = "$beside" ] && kernel_background
-        start=$SECONDS
-        suite "lab $(basename "$f" .test.ts)" --jobs=1 --timeout=1800 "$f"
-        times+=("$(printf '%5d s  %s' $((SECONDS - start)) "$f")")
+        name=$(basename "$f" .test.ts)
+        [[ " ${background[*]} " == *" $f "* ]] && continue
+        [ "${1:-}" = with-kernel ] && [ "$name" = "$kbeside" ] && kernel_background
+        [ "$name" = "$lbeside" ] && [ ${#background[@]} -gt 0 ] && lab_background "${background[@]}"
+        lab_file "$f"
+        [ "$name" = "$lbeside" ] && lab_collect
     done
     if [ "${1:-}" = with-kernel ]; then
         [ -n "${kernel_pid:-}" ] || kernel_checks   # no such lab file: run them after
