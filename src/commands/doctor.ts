@@ -10,6 +10,8 @@ export interface DoctorResult {
 }
 
 export default class Doctor extends VifqCommand {
+  static override summary = 'Check this host, vifqd and the SLA nodes; each finding with its fix';
+
   static override description = `Check this host for what vifq needs: Xen dom0, xenstored, xen-netback, the vifq family and its version; vifqd running and every uplink's line rate known; every guest's SLA nodes dom0-owned and guest read-only; no netback rate= beside vifq. Each finding with the command that fixes it; exit status 1 on any failure (--strict: on warnings too).`;
 
   static override examples = ['<%= config.bin %> doctor', '<%= config.bin %> doctor --json', 'XENSTORED_PATH=/tmp/xs.sock <%= config.bin %> doctor'];

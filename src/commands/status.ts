@@ -4,6 +4,8 @@ import { controlFlags } from '../cli/control.js';
 import type { StatusView } from '../cli/status/view.js';
 
 export default class Status extends VifqCommand {
+  static override summary = 'Per uplink and per vif: what vifqd decided and what the vifs are doing';
+
   static override description = `What vifqd decided and what the vifs are doing: per uplink the line rate and where it comes from, the budget and its use; per vif the domain, priority, weight, limit and why, pending bytes, throughput, time throttled and time in flight, from the last release report.
 
 Needs vifqd running (root: the control socket is root-only). Exit status 3 when vifqd cannot be reached.`;

@@ -5,7 +5,7 @@ import type { SortKey } from '../cli/top/frame.js';
 import type { StatusView } from '../cli/status/view.js';
 
 export default class Top extends VifqCommand {
-  static override summary = 'Live view of vifqd\'s vifs, refreshed each report interval';
+  static override summary = `Live view of vifqd\'s vifs, refreshed each report interval`;
 
   static override description = `The vifs of vifq status as a live table, sorted by pending bytes, throughput, time in flight (p99) or time throttled, refreshed each release report interval. Keys: p, t, l, h sort; q or Ctrl-C quits and restores the terminal. --once prints one frame; --json prints one status object per interval as NDJSON (with --once: one).`;
 

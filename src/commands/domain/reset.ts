@@ -9,6 +9,8 @@ export interface DomainResetResult {
 }
 
 export default class DomainReset extends VifqCommand {
+  static override summary = `Remove a guest's SLA (or one vif's overrides) from xenstore`;
+
   static override description = 'Remove a guest\'s SLA from xenstore (all of /local/domain/<domid>/vifq, per-vif overrides included), or one vif\'s overrides with --vif; the host defaults apply again.';
 
   static override examples = ['<%= config.bin %> domain reset web', '<%= config.bin %> domain reset 5 --vif 1'];

@@ -11,6 +11,8 @@ export interface DomainSetResult {
 }
 
 export default class DomainSet extends VifqCommand {
+  static override summary = `Set a guest's SLA in xenstore (one transaction, dom0-owned, guest read-only)`;
+
   static override description = `Set a guest's SLA (or one vif's overrides) in xenstore, dom0-owned and guest read-only (n0 r<domid>), all values in one transaction. Values are checked by the same parser vifqd reads them with; a bad one writes nothing. vifqd applies the change on its next pass (it watches the nodes).`;
 
   static override examples = [

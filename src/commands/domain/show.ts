@@ -4,6 +4,8 @@ import { domainArg } from '../../cli/domain/flags.js';
 import type { DomainShowResult } from '../../cli/domain/show.js';
 
 export default class DomainShow extends VifqCommand {
+  static override summary = `A domain's effective SLA, each value's source, and its limits`;
+
   static override description = `A domain's effective SLA per vif, each value with its source (built-in default, host default, guest node, per-vif override) and the resulting limits: vifqd's decision and its reasons when vifqd runs, the SLA's caps alone otherwise (said so).`;
 
   static override examples = ['<%= config.bin %> domain show web', '<%= config.bin %> domain show 5 --json'];

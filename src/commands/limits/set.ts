@@ -11,6 +11,8 @@ export interface LimitsSetResult {
 }
 
 export default class LimitsSet extends VifqCommand {
+  static override summary = 'A one-off limit on one vif, straight to the kernel';
+
   static override description = `A one-off limit on one vif, straight to the kernel (vif-set). For trying things out: when vifqd runs it sets every vif's limits on its next pass and overrides this (vifq warns); to change what vifqd decides, use vifq domain set. 0 bytes or packets: no limit (stock netback).`;
 
   static override examples = ['<%= config.bin %> limits set vif5.0 --bytes 64k --packets 64', '<%= config.bin %> limits set 12 --priority low --timeout-ms 50', '<%= config.bin %> limits set vif5.0 --bytes 0 --packets 0'];
