@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import t from 'tap';
 import { ArmListError, fairShareCredit, parseArms } from '../../bench/lib/nn/arms.js';
 import { CounterParseError, diffCounters, parseCounters, totalDrops } from '../../bench/lib/nn/counters.js';
-import type { PhaseResult } from '../../bench/lib/nn/phase.js';
+import { stampMs, type PhaseResult } from '../../bench/lib/nn/phase.js';
 import { armsTable, problems } from '../../bench/lib/nn/report.js';
 import type { BootRun } from '../../bench/lib/nn/run-arms.js';
 import { rttCdfSpec, writeNnPlots } from '../../bench/lib/plot/nn-plots.js';
@@ -42,6 +42,9 @@ t.test('dom0 counters: parsed, differenced, drops summed over qdiscs and devices
 t.test('ping replies: busybox and iputils formats, sequence kept', async (t) => {
   const s = parsePingSamples('64 bytes from 198.18.0.100: seq=0 ttl=64 time=0.512 ms\n64 bytes from 198.18.0.100: icmp_seq=7 ttl=64 time=12 ms\n');
   t.same(s, [{ seq: 0, rtt: 0.512 }, { seq: 7, rtt: 12 }]);
+  t.equal(stampMs('x\nNNSTART 2026-11-29 12:27:09.089723870 +0000\n', 'NNSTART'), Date.UTC(2026, 10, 29, 12, 27, 9) + 89.72387);
+  t.equal(stampMs('NNSTOP 2026-11-29 13:27:09.5 +0100', 'NNSTOP'), Date.UTC(2026, 10, 29, 12, 27, 9) + 500);
+  t.equal(stampMs('NNSTART %N', 'NNSTART'), undefined, 'no stamp: undefined (the host clock is used)');
   t.equal(summarize(Array.from({ length: 1000 }, (_, i) => i + 1), 1000).p999, 999);
 });
 
@@ -57,7 +60,7 @@ function phase(p99: number, shares: [number, number, number]): PhaseResult {
   const timeline = Array.from({ length: 200 }, (_, i) => ({ t: i / 10, rtt: i >= 30 && i < 170 ? p99 * (0.5 + ((i * 7) % 10) / 20) : 0.8 }));
   const up = 500_000;
   return {
-    loaded: summarize(timeline.slice(70, 150).map((s) => s.rtt), 80), timeline, neighboursStart: 3, neighboursStop: 17, secs: 14,
+    loaded: summarize(timeline.slice(70, 150).map((s) => s.rtt), 80), timeline, neighboursStart: 3, neighboursStop: 17, clock: 'guest', secs: 14,
     flows: (['victim', 'tcp neighbour', 'udp neighbour'] as const).map((role, i) => ({ guest: `domu${i + 1}`, domid: i + 1, role, takenBytesPerSec: up, deliveredBytesPerSec: up * shares[i]!, share: shares[i]! })),
     uplinkBytesPerSec: up, uplinkMbit: 4, dom0Drops: 0, dropsByDevice: {}, takenPerDelivered: 1.1, dom0CpuSecPerMB: 0.5,
   };

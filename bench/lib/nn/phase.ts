@@ -1,6 +1,6 @@
 /**
  * One measured phase of scenario (a): the victim pings the sink from LEAD seconds before the
- * neighbours start until TAIL seconds after they stop (the over-time plot); domu2 sends one TCP
+ * neighbours start until about TAIL seconds after they stop (the over-time plot); domu2 sends one TCP
  * bulk stream, domu3 floods 1400-byte UDP datagrams, both into the one uplink. The victim's RTT
  * summary is taken over the steady window only: WARM seconds after the neighbours start, SECS long.
  */
@@ -40,9 +40,12 @@ export interface PhaseResult {
   loaded: LatencySummary;
   /** every reply: seconds since the probe started, RTT (ms) */
   timeline: { t: number; rtt: number }[];
-  /** neighbours' start and stop, seconds since the probe started (host clock, about ±0.5 s) */
+  /** neighbours' start and stop, seconds since the probe started */
   neighboursStart: number;
   neighboursStop: number;
+  /** whose clocks timed them: the guests' (PV wall clock from Xen) or, when a stamp is missing, the host's */
+  clock: 'guest' | 'host';
+  /** how long the neighbours ran: the span the throughput figures are over */
   secs: number;
   flows: GuestFlow[];
   uplinkBytesPerSec: number;
@@ -67,28 +70,53 @@ export async function aloneProbe(lab: Lab, victim: Guest, t: Timing): Promise<{ 
   return { summary: summarize(samples.map((s) => s.rtt), count), samples };
 }
 
+/**
+ * A guest's wall clock with sub-second digits (busybox date has no %N: a fresh file's mtime does).
+ * PV guests take their wall clock from Xen, so the guests' stamps compare with each other.
+ */
+const STAMP = 'touch /tmp/.nn-stamp && stat -c %y /tmp/.nn-stamp';
+
+/** Epoch ms of a "NNSTART|NNSTOP 2026-11-29 12:27:09.089723870 +0000" line, or undefined. */
+export function stampMs(output: string, tag: 'NNSTART' | 'NNSTOP'): number | undefined {
+  const m = new RegExp(`^${tag} (\\d{4}-\\d\\d-\\d\\d) (\\d\\d:\\d\\d:\\d\\d)(\\.\\d+)? ([+-]\\d{4})$`, 'm').exec(output);
+  if (!m) return undefined;
+  const frac = Number(`0${m[3] ?? ''}`);
+  const base = Date.parse(`${m[1]}T${m[2]}${(m[4] ?? '+0000').replace(/(\d\d)$/, ':$1')}`);
+  return Number.isFinite(base) ? base + frac * 1000 : undefined;
+}
+
 export async function noisyPhase(lab: Lab, victim: Guest, tcp: Guest, udp: Guest, t: Timing): Promise<PhaseResult> {
   const load = t.warmSecs + t.secs;
-  const probeSecs = t.leadSecs + load + t.tailSecs + 2;
-  const count = Math.round(probeSecs * t.pingHz);
+  // the probe runs until it is interrupted TAIL seconds after the neighbours stop; the count is a backstop
+  const cap = t.leadSecs + load + t.tailSecs + 120;
   const tProbe = Date.now();
-  const probe = lab.guest(victim.n, `ping -c ${count} -i ${1 / t.pingHz} -W 2 ${SINK}`, { timeoutMs: (probeSecs + 60) * 1000 });
+  const probe = lab.guest(victim.n, `echo "NNSTART $(${STAMP})"; ping -c ${cap * t.pingHz} -i ${1 / t.pingHz} -W 2 ${SINK}; true`, { timeoutMs: (cap + 60) * 1000 });
   await new Promise((res) => setTimeout(res, t.leadSecs * 1000));
   const before = await readCounters(lab);
   const t0 = Date.now();
-  await Promise.all([
-    lab.guest(tcp.n, `timeout ${load} nc ${SINK} 6000 < /dev/zero; true`, { timeoutMs: (load + 60) * 1000 }),
-    lab.guest(udp.n, `udpblast ${SINK} 6001 ${load} ${UDP_SIZE}`, { timeoutMs: (load + 60) * 1000 }),
+  const loads = await Promise.all([
+    lab.guest(tcp.n, `echo "NNSTART $(${STAMP})"; timeout ${load} nc ${SINK} 6000 < /dev/zero; echo "NNSTOP $(${STAMP})"`, { timeoutMs: (load + 60) * 1000 }),
+    lab.guest(udp.n, `echo "NNSTART $(${STAMP})"; udpblast ${SINK} 6001 ${load} ${UDP_SIZE}; echo "NNSTOP $(${STAMP})"`, { timeoutMs: (load + 60) * 1000 }),
   ]);
   const t1 = Date.now();
   const after = await readCounters(lab);
+  await new Promise((res) => setTimeout(res, t.tailSecs * 1000));
+  await lab.guest(victim.n, 'killall -INT ping 2>/dev/null; true');
   const r = await probe;
-  const secs = (t1 - t0) / 1000;
   const d = diffCounters(before, after);
 
-  // ping sends one request per interval from its start: seq / Hz is the send time
+  // ping sends one request per interval from its start: seq / Hz is the send time. The neighbours'
+  // start and stop on the victim's timeline come from the guests' clocks, else from the host's
+  // (which adds the command path's delay, seconds on a loaded machine).
   const samples = parsePingSamples(r.stdout);
-  const startS = (t0 - tProbe) / 1000;
+  const pingStart = stampMs(r.stdout, 'NNSTART');
+  const starts = loads.map((l) => stampMs(l.stdout, 'NNSTART'));
+  const stops = loads.map((l) => stampMs(l.stdout, 'NNSTOP'));
+  const guestClock = pingStart !== undefined && [...starts, ...stops].every((x) => x !== undefined);
+  const startS = guestClock ? (Math.min(...(starts as number[])) - pingStart) / 1000 : (t0 - tProbe) / 1000;
+  const stopS = guestClock ? (Math.max(...(stops as number[])) - pingStart) / 1000 : (t1 - tProbe) / 1000;
+  // the counters span the neighbours' run (read before they were started, after they ended)
+  const secs = stopS - startS > 1 ? stopS - startS : (t1 - t0) / 1000;
   const from = (startS + t.warmSecs) * t.pingHz;
   const to = from + t.secs * t.pingHz;
   const steady = samples.filter((s) => s.seq >= from && s.seq < to).map((s) => s.rtt);
@@ -105,8 +133,9 @@ export async function noisyPhase(lab: Lab, victim: Guest, tcp: Guest, udp: Guest
   return {
     loaded: summarize(steady, t.secs * t.pingHz),
     timeline: samples.map((s) => ({ t: Math.round((s.seq / t.pingHz) * 100) / 100, rtt: s.rtt })),
-    neighboursStart: Math.round(startS * 10) / 10,
-    neighboursStop: Math.round(((t1 - tProbe) / 1000) * 10) / 10,
+    neighboursStart: Math.round(startS * 100) / 100,
+    neighboursStop: Math.round(stopS * 100) / 100,
+    clock: guestClock ? 'guest' : 'host',
     secs: Math.round(secs * 10) / 10,
     flows: [flow(victim, 'victim', icmpDelivered), flow(tcp, 'tcp neighbour', tcpDelivered), flow(udp, 'udp neighbour', udpDelivered)],
     uplinkBytesPerSec: Math.round(up),

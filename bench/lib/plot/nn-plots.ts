@@ -52,7 +52,10 @@ export function rttTimeSpec(run: BootRun): TopLevelSpec {
   ]);
   return {
     $schema: SCHEMA, ...FONT,
-    title: { text: 'Victim RTT over time, per arm', subtitle: 'dashed: the neighbours start and stop (host clock, about ±0.5 s)' },
+    title: {
+      text: 'Victim RTT over time, per arm',
+      subtitle: `dashed: the neighbours start and stop (${arms.every((a) => a.result.phase.clock === 'guest') ? "the guests' clocks" : "host clock for some arms: seconds late on a loaded machine"})`,
+    },
     data: { values },
     facet: { row: { field: 'arm', type: 'nominal', sort: arms.map((a) => a.arm), title: null } },
     spec: {
@@ -63,7 +66,7 @@ export function rttTimeSpec(run: BootRun): TopLevelSpec {
           mark: { type: 'line', strokeWidth: 1.2 },
           encoding: {
             x: { field: 't', type: 'quantitative', title: 'seconds since the probe started' },
-            y: { field: 'rtt', type: 'quantitative', scale: { type: 'log' }, title: 'RTT (ms)' },
+            y: { field: 'rtt', type: 'quantitative', scale: { type: 'log' }, title: 'RTT (ms)', axis: { tickCount: 4 } },
           },
         },
         {
