@@ -222,9 +222,19 @@ async function runArms(arms: ArmName[]): Promise<number> {
   const netback = opts.netback ?? buildVifqModule('nn-arms');
   const progress = (line: string): void => { process.stderr.write(`[nn] ${line}\n`); };
   const runs: BootRun[] = [];
+  const failedBoots: { boot: number; reason: string }[] = [];
   for (let boot = 1; boot <= BOOTS; boot++) {
     progress(`boot ${boot}/${BOOTS}: arms ${arms.join(', ')}; ${SECS} s per arm (${LABEL})`);
-    const run = await runBootArms({ boot, label: LABEL, netback, arms, uplink: UPLINK, timing: TIMING, versions: labVersions, progress });
+    let run: BootRun;
+    try {
+      run = await runBootArms({ boot, label: LABEL, netback, arms, uplink: UPLINK, timing: TIMING, versions: labVersions, progress });
+    } catch (error) {
+      // the lab did not boot or went away: the other boots still run, the exit status says so
+      const reason = error instanceof Error ? error.message : String(error);
+      failedBoots.push({ boot, reason });
+      progress(`boot ${boot} FAILED: ${reason}`);
+      continue;
+    }
     runs.push(run);
     process.stdout.write(`\nNoisy neighbour, scenario (a), boot ${boot} (${run.versions.kernel}, Xen ${run.versions.xen}, netback ${run.versions.netback}); uplink tbf ${UPLINK.rate}\n${aloneLine(run)}\n\n${armsTable(run)}\n`);
   }
@@ -233,7 +243,7 @@ async function runArms(arms: ArmName[]): Promise<number> {
   const doc = {
     benchmark: 'noisy-neighbour', scenario: 'a', label: LABEL, command, date: new Date().toISOString(),
     setup: { arms, sameBoot: true, uplink: UPLINK, timing: TIMING, udpSize: UDP_SIZE, guests: 3, vifqd: 'defaults: no flags, SLA dirs dom0-owned/guest read-only, empty' },
-    boots: runs,
+    boots: runs, failedBoots,
   };
   const out = join(REPO, 'demo-output');
   mkdirSync(out, { recursive: true });
@@ -241,16 +251,16 @@ async function runArms(arms: ArmName[]): Promise<number> {
   writeFileSync(json, JSON.stringify(doc, null, 2) + '\n');
   const first = runs[0];
   const pngs = first ? await writeNnPlots(out, `noisy-neighbour-${LABEL}`, first, TIMING) : [];
-  if (!opts.demo) {
+  if (!opts.demo && runs.length > 0) {
     mkdirSync(join(REPO, 'bench', 'results'), { recursive: true });
     writeFileSync(join(REPO, 'bench', 'results', `noisy-neighbour-${LABEL}.json`), JSON.stringify(doc, null, 2) + '\n');
     writeArmsSection(command, doc.date, runs);
   }
-  const bad = problems(runs);
+  const bad = [...failedBoots.map((b) => `boot ${b.boot} failed: ${b.reason}`), ...problems(runs)];
   process.stdout.write(`\nResults: ${json}\nPlots (SVG beside each PNG):\n${pngs.map((p) => `  ${p}`).join('\n')}\n`);
   process.stdout.write('These figures come from QEMU/TCG on a shared machine: they show direction, not what a real host measures.\n');
   if (bad.length > 0) process.stdout.write(`\n${bad.join('\n')}\n`);
-  return runs.some((r) => r.arms.some((x) => x.status === 'failed')) ? 1 : 0;
+  return failedBoots.length > 0 || runs.some((r) => r.arms.some((x) => x.status === 'failed')) ? 1 : 0;
 }
 
 function writeArmsSection(command: string, date: string, runs: BootRun[]): void {
