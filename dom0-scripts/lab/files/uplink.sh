@@ -54,5 +54,5 @@ up)
     ;;
 qdisc) shift; qdisc "$@"; tc qdisc show dev uplink0 ;;
 stats) tc -j -s qdisc show dev uplink0 ;;
-*) sed -n '2,19p' "$0"; exit 2 ;;
+*) sed -n '2,21p' "$0"; exit 2 ;;
 esac
