@@ -5,7 +5,7 @@ import { controlFlags } from '../cli/control.js';
 export default class Events extends VifqCommand {
   static override summary = 'Follow vifqd: release reports per vif and reconcile passes, as lines or NDJSON';
 
-  static override description = `Streams vifqd's events until Ctrl-C (or --count): each release report (per vif: throughput, pending bytes, time throttled, time in flight p99 over the interval) and each pass (what it applied and why). --json prints one JSON object per line (NDJSON): {"event", "at", "data"}. --domain keeps the release reports of one domain.`;
+  static override description = `Streams vifqd's events until Ctrl-C (or --count): each release report (per vif: throughput, pending bytes, time throttled, time in flight p99 over the interval), each pass (what it applied and why), and each vif a pass found added or removed (vif-add, vif-del). --json prints one JSON object per line (NDJSON): {"event", "at", "data"}. --domain keeps the release reports of one domain.`;
 
   static override examples = ['<%= config.bin %> events', '<%= config.bin %> events --domain web', '<%= config.bin %> events --json --count 10 | jq -c .data'];
 

@@ -9,7 +9,9 @@
  *                 kernel settings and the reasons; its findings. Unknown domid: `not-found`.
  *   nudge         {vif?, reason?} -> runs a pass and answers {ok: true} once it ran (the
  *                 vif-post.d hotplug hook sends {vif, reason: "hotplug"})
- *   events        stream: {event: "pass", data: <pass summary>}, {event: "release", data: <report>}
+ *   events        stream: {event: "pass", data: <pass summary>}, {event: "release", data: <report>},
+ *                 {event: "vif-add" | "vif-del", data: {vif, domid, handle, ifindex, uplink}} when a
+ *                 pass finds a vif the previous one did not have, or no longer finds one
  *
  * Setting an SLA is not a method: SLAs live in xenstore (`vifq domain set` writes there).
  */
@@ -96,6 +98,20 @@ export interface StatusTraffic {
   readonly vifs: VifqdReleaseReport['vifs'];
 }
 
+/** A vif as the `vif-add` / `vif-del` events name it. */
+export interface VifEventData {
+  readonly vif: string;
+  readonly domid: number;
+  readonly handle: number;
+  readonly ifindex: number;
+  readonly uplink: string | null;
+}
+
+/** The vifs of the daemon's last pass, by ifindex. */
+function vifsOf(daemon: Vifqd): Map<number, VifEventData> {
+  return new Map(daemon.snapshot().vifs.map((v) => [v.ifindex, { vif: `vif${v.domid}.${v.handle}`, domid: v.domid, handle: v.handle, ifindex: v.ifindex, uplink: v.uplink }]));
+}
+
 /** The handler table for `ControlServer.open({ handlers })`. */
 export function controlMethods(daemon: Vifqd, now: () => Date = () => new Date()): ControlHandlers {
   let traffic: StatusTraffic | null = null;
@@ -142,7 +158,14 @@ export function controlMethods(daemon: Vifqd, now: () => Date = () => new Date()
     events: {
       kind: 'stream',
       subscribe: (_params, sink: EventSink) => {
-        const onPass = (p: LastPass): void => { sink.send('pass', passEvent(p)); };
+        let known = vifsOf(daemon);
+        const onPass = (p: LastPass): void => {
+          sink.send('pass', passEvent(p));
+          const now = vifsOf(daemon);
+          for (const [ifindex, v] of now) if (!known.has(ifindex)) sink.send('vif-add', toJson(v));
+          for (const [ifindex, v] of known) if (!now.has(ifindex)) sink.send('vif-del', toJson(v));
+          known = now;
+        };
         const onRelease = (r: VifqdReleaseReport): void => { sink.send('release', releaseEvent(r)); };
         daemon.on('pass', onPass);
         daemon.on('release', onRelease);

@@ -83,6 +83,21 @@ t.test('lines: one per vif of a release, one per pass', async (t) => {
   t.match(r.out, /\d\d:\d\d:\d\d\.\d pass \d+ms applied \d+ unchanged \d+ failed 0 \(release-report\)/);
 });
 
+t.test('a vif that goes away is a vif-del event (lines and --domain)', async (t) => {
+  const { k, xs, path } = await serving(t);
+  let sent = false;
+  const r = await run(['--domain', '5', '--count', '2', '--socket', path], () => {
+    if (sent) return;
+    sent = true;
+    k.vifNotification('vif-del', 10);
+    k.vifs.delete(10);
+    xs.rm('/local/domain/0/backend/vif/5');
+  });
+  t.equal(r.exit, undefined, r.err);
+  t.comment(r.out);
+  t.match(r.out, /\d\d:\d\d:\d\d\.\d vif removed vif5\.0 \(ifindex 10, uplink eth0\)/);
+});
+
 t.test('vifqd not running: exit 3, one line', async (t) => {
   const r = await run(['--socket', join(base, 'none', 'control.sock')], () => {});
   t.equal(r.exit, 3);

@@ -1,6 +1,6 @@
 /**
- * `vifq events`: vifqd's `events` stream (pass summaries, release reports) as lines or NDJSON,
- * optionally for one domain. Pure.
+ * `vifq events`: vifqd's `events` stream (pass summaries, release reports, vifs added and
+ * removed) as lines or NDJSON, optionally for one domain. Pure.
  */
 import { Shape, type Json } from '../json-shape.js';
 import { bytesShort, durationShort, percent, rateShort } from '../render/units.js';
@@ -16,9 +16,11 @@ export interface EventRecord {
 
 /**
  * The record to print for an event line, or null when `domid` filters it out: a release keeps
- * only that domain's vifs (none: dropped), a pass is kept (it concerns every vif).
+ * only that domain's vifs (none: dropped), a vif-add/-del only that domain's, a pass is kept
+ * (it concerns every vif).
  */
 export function eventRecord(event: string, data: Json, at: Date, domid: number | null): EventRecord | null {
+  if ((event === 'vif-add' || event === 'vif-del') && domid !== null && new Shape('events', data).get('domid').number() !== domid) return null;
   if (event === 'release' && domid !== null) {
     const s = new Shape('events', data);
     const vifs = s.get('vifs').array().filter((v) => v.get('domid').number() === domid).map((v) => v.value ?? null);
@@ -51,6 +53,10 @@ export function eventLines(r: EventRecord): string[] {
     const err = s.get('error').stringOrNull();
     const reasons = s.get('reasons').array().map((x) => x.string()).join(',');
     return [`${t} pass ${n('durationMs').toFixed(0)}ms applied ${n('applied')} unchanged ${n('unchanged')} failed ${n('failed')} (${reasons})${err === null ? '' : ` error: ${err}`}`];
+  }
+  if (r.event === 'vif-add' || r.event === 'vif-del') {
+    const uplink = s.get('uplink').stringOrNull();
+    return [`${t} ${r.event === 'vif-add' ? 'vif added' : 'vif removed'} ${s.get('vif').string()} (ifindex ${s.get('ifindex').number()}${uplink === null ? '' : `, uplink ${uplink}`})`];
   }
   return [`${t} ${r.event} ${JSON.stringify(r.data)}`];
 }
