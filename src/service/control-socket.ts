@@ -30,6 +30,11 @@ import { VifqError } from '../errors.js';
 
 export const DEFAULT_CONTROL_SOCKET = '/run/vifq/control.sock';
 export const DEFAULT_MAX_LINE_BYTES = 64 * 1024;
+/**
+ * The client's limit on a line from vifqd: answers grow with the vifs (`status` is ~680 bytes a
+ * vif, so 64 KiB would end at ~95 vifs); requests stay bounded by DEFAULT_MAX_LINE_BYTES.
+ */
+export const DEFAULT_MAX_RESPONSE_LINE_BYTES = 16 * 1024 * 1024;
 export const DEFAULT_MAX_BUFFERED_BYTES = 1024 * 1024;
 export const DEFAULT_MAX_CONNECTIONS = 64;
 export const DEFAULT_CONTROL_TIMEOUT_MS = 5000;
@@ -672,7 +677,7 @@ export interface ControlClientOptions {
   readonly path?: string;
   /** default deadline of every request (5000 ms); a request may give its own */
   readonly timeoutMs?: number;
-  /** default 64 KiB: a longer line from the daemon is a protocol error */
+  /** default 16 MiB (DEFAULT_MAX_RESPONSE_LINE_BYTES): a longer line from the daemon is a protocol error */
   readonly maxLineBytes?: number;
   /** events queued per subscription before the client stops reading (backpressure to the daemon); default 1000 */
   readonly maxQueuedEvents?: number;
@@ -732,7 +737,7 @@ export class ControlClient extends EventEmitter<ControlClientEvents> {
       socket.once('connect', () => { clearTimeout(timer); socket.removeAllListeners('error'); resolve(); });
       socket.once('error', (e) => { clearTimeout(timer); reject(new ControlConnectError(path, e)); });
     });
-    return new ControlClient(socket, path, timeoutMs, options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES, options.maxQueuedEvents ?? 1000);
+    return new ControlClient(socket, path, timeoutMs, options.maxLineBytes ?? DEFAULT_MAX_RESPONSE_LINE_BYTES, options.maxQueuedEvents ?? 1000);
   }
 
   /** One request; resolves with the result, rejects with ControlRequestError / ControlTimeoutError / ControlClosedError. */

@@ -357,3 +357,18 @@ t.test('connections over the limit are refused with a line saying why', async (t
   t.match(await a.next(), { id: 1, result: { vifs: 3 } });
   a.s.destroy();
 });
+
+t.test('the client takes answers far over the request line limit (a status of hundreds of vifs)', async (t) => {
+  const path = freshPath();
+  const big = Array.from({ length: 2000 }, (_, i) => ({ vif: `vif${i}.0`, limitBytes: 3028, why: [{ code: 'budget-share', detail: 'x'.repeat(200) }] }));
+  const server = await ControlServer.open({ path, handlers: { status: { kind: 'request', handle: () => ({ vifs: big }) } } });
+  t.teardown(() => server.close());
+  const c = await ControlClient.open({ path });
+  t.teardown(() => c.close());
+  const answer = await c.request('status') as { vifs: unknown[] };
+  t.ok(JSON.stringify(answer).length > 400 * 1024, `a ${Math.round(JSON.stringify(answer).length / 1024)} KiB line`);
+  t.equal(answer.vifs.length, 2000);
+  const small = await ControlClient.open({ path, maxLineBytes: 64 * 1024 });
+  t.teardown(() => small.close());
+  await t.rejects(small.request('status'), 'a client limit still applies when given');
+});
