@@ -137,10 +137,63 @@ export function ensureYnlCli(): void {
   execFileSync(join(REPO, 'kernel-patch', 'ynl-gen.sh'), ['--fetch-tools'], { stdio: ['ignore', 'ignore', 'inherit'] });
 }
 
-/** The kernel's own tools/net/ynl/cli.py in dom0, on the vifq spec (the host's python over 9p). */
-export const YNL_CLI = `env LD_LIBRARY_PATH=/mnt/hostusr/lib/x86_64-linux-gnu PYTHONHOME=/mnt/hostusr \
-    /mnt/hostusr/bin/python3.11 /vifq/build/ynl/linux-source-6.12/tools/net/ynl/cli.py --no-schema \
+/** The host's python in dom0 (over 9p: dom0 has none of its own). */
+export const HOST_PYTHON = 'env LD_LIBRARY_PATH=/mnt/hostusr/lib/x86_64-linux-gnu PYTHONHOME=/mnt/hostusr /mnt/hostusr/bin/python3.11';
+
+/** The kernel's own tools/net/ynl/cli.py in dom0, on the vifq spec. */
+export const YNL_CLI = `${HOST_PYTHON} /vifq/build/ynl/linux-source-6.12/tools/net/ynl/cli.py --no-schema \
     --spec /vifq/kernel-patch/vifq.yaml`;
+
+export interface SplitDump {
+  /** the ifindexes of each part of the dump, and whether the part carried NLM_F_DUMP_INTR */
+  parts: number[][];
+  intr: boolean[];
+  /** every vif's ifindex before the detach, and the detached vif's */
+  before: number[];
+  removed: number;
+  code: number;
+  stderr: string;
+}
+
+/**
+ * Guest n gets `extra` more vifs (xl network-attach), then a vif-get dump is read part by part
+ * (drivers/vifq-dump-split.py); its first extra vif is detached between the request, whose first
+ * part the kernel builds at once, and the first read.
+ */
+export async function dumpWhileDetaching(lab: Lab, n: number, extra: number): Promise<SplitDump> {
+  const g = lab.guestInfo(n);
+  const r = await lab.dom0(`set -e
+for i in $(seq ${extra}); do xl network-attach ${g.name} bridge=xenbr0; done
+for k in $(seq 300); do [ "$(ls /sys/class/net | grep -c '^vif${g.domid}\.')" -gt ${extra} ] && break; sleep 0.1; done
+echo "before $(cat /sys/class/net/vif*/ifindex | sort -n | tr '\n' ' ')"
+echo "removed $(cat /sys/class/net/vif${g.domid}.1/ifindex)"
+rm -f /tmp/dump.sent /tmp/dump.go
+${HOST_PYTHON} /vifq/test/e2e/drivers/vifq-dump-split.py /tmp/dump.sent /tmp/dump.go > /tmp/dump.json 2> /tmp/dump.err &
+p=$!
+for k in $(seq 600); do [ -e /tmp/dump.sent ] && break; sleep 0.1; done
+xl network-detach ${g.name} 1
+for k in $(seq 300); do [ -e /sys/class/net/vif${g.domid}.1 ] || break; sleep 0.1; done
+touch /tmp/dump.go
+set +e
+wait $p; echo "rc $?"
+echo "dump $(cat /tmp/dump.json)"
+cat /tmp/dump.err >&2`, { timeoutMs: 240_000 });
+  const num = (tag: string): number[] => (new RegExp(`^${tag} (.*)$`, 'm').exec(r.stdout)?.[1] ?? '').trim().split(/\s+/).filter(Boolean).map(Number);
+  let dump: { parts?: number[][]; intr?: boolean[] } = {};
+  try {
+    dump = tagged<typeof dump>(r.stdout, 'dump');
+  } catch {
+    // no JSON: the script failed, as code and stderr say
+  }
+  return {
+    parts: dump.parts ?? [],
+    intr: dump.intr ?? [],
+    before: num('before'),
+    removed: num('removed')[0] ?? -1,
+    code: r.code === 0 ? Number(/^rc (\d+)$/m.exec(r.stdout)?.[1] ?? -1) : r.code,
+    stderr: r.stderr,
+  };
+}
 
 /** `cli.py --dump vif-get` in dom0 (call ensureYnlCli() first, on the host). */
 export async function ynlCliDumpVifs(lab: Lab): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -189,6 +242,43 @@ xenstore-exists /local/domain/0/backend/vif/${g.domid} && echo backend-left || t
     netdevsLeft: Number(/^netdevs (\d+)$/m.exec(r.stdout)?.[1] ?? -1),
     backendLeft: /^backend-left$/m.test(r.stdout),
   };
+}
+
+export interface PausedPeer {
+  /** the sender's pings to the sink while the paused peer held its packets: sent and answered */
+  pings: number;
+  answered: number;
+  /** the sender's ethtool counters after the pings */
+  after: Record<string, number>;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Guest `from`, limited by the caller, floods paused guest `to` with 1400-byte UDP (`xl pause`:
+ * it posts no RX buffers) and pings the sink 25 times at 5/s in the background; read once the
+ * pings are done (before the peer's 10 s rx_drain_timeout frees its queue). Then `to` is
+ * unpaused and the flood stopped. The sender's TX may be stalled meanwhile, so nothing waits
+ * for an answer from it until the peer runs again.
+ */
+export async function floodPausedPeer(lab: Lab, from: Guest, to: Guest): Promise<PausedPeer> {
+  // one detached script in the sender, started before its flood can stall its own TX (the
+  // answer of gexec leaves through it too)
+  const inSender = `(sleep 1; udpblast ${to.ip} 9 30 1400 & sleep 2; ping -c 25 -i 0.2 -W 1 198.18.0.100 >/tmp/pp.out 2>&1) </dev/null >/dev/null 2>&1 &`;
+  const r = await lab.dom0(`set -e
+mac=$(/lab/gexec ${to.ip} 'cat /sys/class/net/eth0/address')
+/lab/gexec ${from.ip} "ip neigh replace ${to.ip} lladdr $mac dev eth0 nud permanent; ping -c 1 -W 2 ${to.ip} >/dev/null; rm -f /tmp/pp.out"
+xl pause ${to.name}
+/lab/gexec ${from.ip} '${inSender}'
+sleep 9
+${ethtoolVq(from.domid)} | sed 's/^/after /'
+xl unpause ${to.name}
+set +e
+for i in $(seq 30); do out=$(timeout 5 /lab/gexec ${from.ip} 'killall udpblast; cat /tmp/pp.out') && break; sleep 1; done
+printf '%s\n' "$out" | sed 's/^/ping /'`, { timeoutMs: 180_000 });
+  const ping = r.stdout.split('\n').filter((l) => l.startsWith('ping ')).map((l) => l.slice(5)).join('\n');
+  const m = /(\d+) packets transmitted, (\d+) (?:packets )?received/.exec(ping);
+  return { pings: Number(m?.[1] ?? 0), answered: Number(m?.[2] ?? -1), after: taggedCounters(r.stdout, 'after'), stdout: r.stdout, stderr: r.stderr };
 }
 
 /** `rmmod xen_netback`: its exit status and whether the module is still loaded afterwards. */
