@@ -162,7 +162,7 @@ cat ${LOG}; exit 1`, { timeoutMs: 240_000 });
 t.test(`a dom0 SLA write reaches the kernel: write -> limit latency over ${WRITES} writes`, async (t) => {
   const g1 = G(1);
   const r = await lab.dom0(`${XS_DRIVER} latency ${g1.domid} ${WRITES}`, { timeoutMs: 120_000 + WRITES * 6_000 });
-  const out = JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}') as { writes?: { want: number; writtenAt: number; polledMs: number }[]; missed?: unknown[]; error?: unknown };
+  const out = JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}') as { writes?: { want: number; writtenAt: number; readBackMs: number }[]; missed?: unknown[]; error?: unknown };
   t.notOk(out.error, `driver ran: ${JSON.stringify(out.error ?? null)} ${r.stderr.trim().slice(-300)}`);
   const writes = out.writes ?? [];
   t.same(out.missed, [], 'every write reached the kernel within 5 s');
@@ -176,7 +176,6 @@ t.test(`a dom0 SLA write reaches the kernel: write -> limit latency over ${WRITE
     if (line) lat.push(Date.parse(line.time) - w.writtenAt);
   }
   t.equal(lat.length, writes.length, 'each write has its vif-set log line');
-  const polled = writes.map((w) => w.polledMs);
   const p50 = percentile(lat, 50);
   const p99 = percentile(lat, 99);
   t.comment(`xenstore write -> kernel vif-set acked (vifqd's log), ${WRITES} writes: p50 ${p50.toFixed(0)} ms, p99 ${p99.toFixed(0)} ms, max ${Math.max(...lat).toFixed(0)} ms`);
@@ -187,7 +186,8 @@ t.test(`a dom0 SLA write reaches the kernel: write -> limit latency over ${WRITE
     const p50Of = (f: (l: (typeof mine)[number]) => number | undefined): string => percentile(mine.map((l) => f(l) ?? NaN).filter((x) => !Number.isNaN(x)), 50).toFixed(1);
     t.comment(`the ${mine.length} passes the writes triggered, p50 ms: queued ${p50Of((l) => l.queuedMs)}, pass ${p50Of((l) => l.durationMs)} = ${['read', 'dump', 'config', 'policy', 'apply'].map((k) => `${k} ${p50Of((l) => l.phases?.[k])}`).join(', ')}; ${mine.filter((l) => (l.reasons?.length ?? 0) > 1).length} shared with other reasons`);
   }
-  t.comment(`the same read back with vif-get polled every 25 ms: p50 ${percentile(polled, 50).toFixed(0)} ms, p99 ${percentile(polled, 99).toFixed(0)} ms`);
+  const late = writes.filter((w) => w.readBackMs > 400).length;
+  t.comment(`read back with vif-get 250-300 ms after the write: ${writes.length - late} of ${writes.length} already there at the first read`);
   // a bound on the typical write, not the outlier: p99 is one of the slowest writes, and one GC
   // pause or a busy CPU in the TCG lab moves it (1272 ms once under load 6). The figures above
   // are the measurement (docs/BENCHMARKS.md); the issue's target is p99 < 50 ms, not met yet.
@@ -349,6 +349,10 @@ t.test('SIGTERM: exit 0, and on-stop reset leaves stock limits', async (t) => {
   await lab.dom0Ok(`xenstore-write /local/domain/0/vifq/on-stop reset && sleep 1`);
   const rss = await lab.dom0(`ps -o rss= -p $(cat /tmp/vifqd.pid) 2>/dev/null || grep VmRSS /proc/$(cat /tmp/vifqd.pid)/status`);
   t.comment(`vifqd RSS before stop: ${rss.stdout.trim()} (kB)`);
+  // what the faults above left in the log (each logged with its hint, none fatal)
+  const noted = new Map<string, number>();
+  for (const l of await logLines()) if (l.level === 'warn' || l.level === 'error') noted.set(`${l.level} ${l.event ?? '?'}`, (noted.get(`${l.level} ${l.event ?? '?'}`) ?? 0) + 1);
+  t.comment(`warn/error lines over the run: ${[...noted].map(([k, n]) => `${k} x${n}`).join(', ') || 'none'}`);
   const r = await lab.dom0(`kill -TERM $(cat /tmp/vifqd.pid); for i in $(seq 300); do [ -e /tmp/vifqd.rc ] && break; sleep 0.1; done; cat /tmp/vifqd.rc`, { timeoutMs: 60_000 });
   t.equal(r.stdout.trim(), '0', 'vifqd exited 0');
   const lines = await logLines();

@@ -1,10 +1,13 @@
 // vifqd-xs.mjs - runs in dom0 next to a running vifqd, on the compiled clients (/vifq/dist).
 //   latency <domid> <n>   writes /local/domain/<domid>/vifq/pending-bytes n times (a new value
-//                         each time, below the floor so the SLA cap decides the limit) and polls
-//                         vif-get every 25 ms until the kernel's limit-bytes equals it (a tighter
-//                         poll steals the CPU vifqd needs under TCG); prints {"ifindex", "writes":
-//                         [{want, writtenAt (epoch ms, before the write), polledMs}], "missed"}.
-//                         The host side takes the exact latency from vifqd's vif-set log line.
+//                         each time, below the floor so the SLA cap decides the limit), waits
+//                         250-300 ms without touching anything (a poll of vif-get is a node
+//                         process's CPU taken from vifqd under TCG: polling every 25 ms added
+//                         its own delay to what it measured), then reads the limit back with
+//                         vif-get, every 50 ms until it equals the write or 5 s passed; prints
+//                         {"ifindex", "writes": [{want, writtenAt (epoch ms, before the write),
+//                         readBackMs}], "missed"}. The host side takes the exact latency from
+//                         vifqd's vif-set log line.
 //   untrusted <domid>     as dom0 but with the guest as owner (what a guest-written node looks
 //                         like), in one transaction: vifq/priority = low, vifq/weight = 1000;
 //                         waits 2 s and prints the vif as vif-get reports it
@@ -72,15 +75,15 @@ try {
       const writtenAt = Date.now();
       const t0 = performance.now();
       await xs.write(path, String(want));
+      await sleep(250 + Math.floor(Math.random() * 50));
       let got;
       while (performance.now() - t0 < 5000) {
         got = (await vifq.getVif({ ifindex: vif.ifindex }))['limit-bytes'];
         if (got === want) break;
-        await sleep(25);
+        await sleep(50);
       }
-      if (got === want) writes.push({ want, writtenAt, polledMs: performance.now() - t0 });
+      if (got === want) writes.push({ want, writtenAt, readBackMs: performance.now() - t0 });
       else missed.push({ want, got });
-      await sleep(20 + Math.floor(Math.random() * 30));
     }
     await xs.write(path, 'none');
     console.log(JSON.stringify({ ifindex: vif.ifindex, writes, missed }));
