@@ -19,7 +19,7 @@ help:
 	@echo "make bench       benchmarks -> bench/results/, docs/BENCHMARKS.md"
 	@echo "make test-kernel  the patch series checks: checkpatch --strict, bisect builds, W=1, ynl-gen, dkms"
 	@echo "make check-pins  which kernel pins (kernels.conf) the archive no longer has, and what would be taken"
-	@echo "make soak        100 destroys/detaches of guests with packets in flight (long)"
+	@echo "make soak        100 destroys/detaches with packets in flight; 500 vif attach/detach cycles under vifqd (long)"
 	@echo "make deps build lab-images lab-shell clean"
 
 deps: deps-debian deps-npm
