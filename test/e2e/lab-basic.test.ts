@@ -35,11 +35,14 @@ t.test('guests reach the sink behind the uplink queue', async (t) => {
 });
 
 t.test('vifq doctor in dom0 finds Xen, dom0, xenstored and netback, and that the stock netback has no vifq family', async (t) => {
-  // this lab runs the stock xen-netback: every check passes but the vifq family's, which
-  // fails with the fix named, and doctor exits non-zero
+  // this lab runs the stock xen-netback and no vifqd: every check passes but the vifq
+  // family's and vifqd's, which fail with the fix named, and doctor exits non-zero
   const r = await lab.dom0('node /vifq/bin/vifq doctor --json', { timeoutMs: 60_000 });
   const report = JSON.parse(r.stdout) as { ok: boolean; checks: { check: string; status: string; detail: string; hint?: string }[] };
-  for (const c of report.checks.filter((x) => x.check !== 'vifq family')) t.equal(c.status, 'ok', `${c.check}: ${c.detail}`);
+  for (const c of report.checks.filter((x) => x.check !== 'vifq family' && x.check !== 'vifqd')) t.equal(c.status, 'ok', `${c.check}: ${c.detail}`);
+  const service = report.checks.find((c) => c.check === 'vifqd');
+  t.equal(service?.status, 'fail', `vifqd is not running here: ${service?.detail ?? 'not checked'}`);
+  t.match(service?.hint ?? '', /\S/, `with what to do: ${service?.hint ?? ''}`);
   const family = report.checks.find((c) => c.check === 'vifq family');
   t.equal(family?.status, 'fail', `vifq family on the stock netback: ${family?.detail ?? 'not checked'}`);
   t.match(family?.detail ?? '', /not registered.*version 1/, 'it names the family version it needs');
