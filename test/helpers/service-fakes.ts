@@ -4,6 +4,10 @@
  * 4 Mbit/s tbf uplink, a logger into an array, and `startVifqd()` on the fake vifq kernel.
  */
 import { EventEmitter } from 'node:events';
+import { join } from 'node:path';
+import type { Test } from 'tap';
+import { controlMethods } from '../../src/service/control-methods.js';
+import { ControlServer } from '../../src/service/control-socket.js';
 import { Vifqd, type DaemonTopology, type DaemonXenstore, type VifqdOptions } from '../../src/service/daemon.js';
 import type { LogFields, ServiceLogger } from '../../src/service/log.js';
 import type { RtnlTopologyEvents, VifIdentity, VifPlacement } from '../../src/topology/index.js';
@@ -139,4 +143,18 @@ export async function startVifqd(opts: { guests?: number[]; hostNodes?: Record<s
   const d = await Vifqd.open({ xenstore: xs, vifq, topology: topo, logger: memLogger(lines), debounceMs: 1, retry: { initialMs: 5, maxMs: 20 }, ...opts.daemon });
   const close = async (): Promise<void> => { await d.close(); vifq.close(); };
   return { k, xs, vifq, topo, d, lines, close };
+}
+
+let controlSockets = 0;
+
+/**
+ * `startVifqd()` (guests 5 and 6) with its control socket served at a fresh path under `dir`,
+ * as the CLI reaches a running vifqd; both closed at the test's teardown.
+ */
+export async function servingVifqd(t: Test, dir: string) {
+  const f = await startVifqd({ guests: [5, 6] });
+  const path = join(dir, `s${controlSockets++}`, 'control.sock');
+  const server = await ControlServer.open({ handlers: controlMethods(f.d), path });
+  t.teardown(async () => { await server.close(); await f.close(); });
+  return { ...f, path };
 }

@@ -1,19 +1,16 @@
 /** `vifq events`: a real Vifqd (fake vifq kernel) behind a real control server, lines and NDJSON, --domain, --count. */
-import t, { type Test } from 'tap';
+import t from 'tap';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Config, Errors } from '@oclif/core';
 import Events from '../../src/commands/events.js';
-import { ControlServer } from '../../src/service/control-socket.js';
-import { controlMethods } from '../../src/service/control-methods.js';
-import { startVifqd } from '../helpers/service-fakes.js';
+import { servingVifqd } from '../helpers/service-fakes.js';
 
 const repo = fileURLToPath(new URL('../..', import.meta.url));
 const base = mkdtempSync(join(tmpdir(), 'vifq-cli-events-'));
 t.teardown(() => { rmSync(base, { recursive: true, force: true }); });
-let nsock = 0;
 
 const entry = (ifindex: number, domid: number, bytes: number) => ({
   ifindex, domid, handle: 0, bytes, packets: 1, 'latency-sum-ns': 0, 'latency-max-ns': 0,
@@ -46,16 +43,8 @@ async function run(argv: string[], whileRunning: () => void): Promise<{ out: str
   return { out, err, exit };
 }
 
-async function serving(t: Test) {
-  const f = await startVifqd({ guests: [5, 6] });
-  const path = join(base, `s${nsock++}`, 'control.sock');
-  const server = await ControlServer.open({ handlers: controlMethods(f.d), path });
-  t.teardown(async () => { await server.close(); await f.close(); });
-  return { ...f, path };
-}
-
 t.test('--json --domain: NDJSON, only that domain\'s vifs in release reports', async (t) => {
-  const { k, path } = await serving(t);
+  const { k, path } = await servingVifqd(t, base);
   let bytes = 0;
   const r = await run(['--json', '--domain', '6', '--count', '2', '--socket', path], () => {
     bytes += 125_000;
@@ -71,7 +60,7 @@ t.test('--json --domain: NDJSON, only that domain\'s vifs in release reports', a
 });
 
 t.test('lines: one per vif of a release, one per pass', async (t) => {
-  const { k, path } = await serving(t);
+  const { k, path } = await servingVifqd(t, base);
   let bytes = 0;
   const r = await run(['--count', '4', '--socket', path], () => {
     bytes += 125_000;
@@ -84,7 +73,7 @@ t.test('lines: one per vif of a release, one per pass', async (t) => {
 });
 
 t.test('a vif that goes away is a vif-del event (lines and --domain)', async (t) => {
-  const { k, xs, path } = await serving(t);
+  const { k, xs, path } = await servingVifqd(t, base);
   let sent = false;
   const r = await run(['--domain', '5', '--count', '2', '--socket', path], () => {
     if (sent) return;

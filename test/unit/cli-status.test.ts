@@ -2,7 +2,7 @@
  * `vifq status`: the view from vifqd's `status` answer, its rendering width, and the command
  * against a real control server serving a real Vifqd (on the fake vifq kernel) snapshot.
  */
-import t, { type Test } from 'tap';
+import t from 'tap';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,16 +10,14 @@ import { fileURLToPath } from 'node:url';
 import { Config, Errors } from '@oclif/core';
 import Status from '../../src/commands/status.js';
 import { ControlServer, type JsonValue } from '../../src/service/control-socket.js';
-import { controlMethods } from '../../src/service/control-methods.js';
 import { histQuantileNs, statusView, type StatusView } from '../../src/cli/status/view.js';
 import { renderStatus } from '../../src/cli/status/render.js';
 import { bytesShort, durationShort, rateShort } from '../../src/cli/render/units.js';
-import { startVifqd } from '../helpers/service-fakes.js';
+import { servingVifqd } from '../helpers/service-fakes.js';
 
 const repo = fileURLToPath(new URL('../..', import.meta.url));
 const base = mkdtempSync(join(tmpdir(), 'vifq-cli-status-'));
 t.teardown(() => { rmSync(base, { recursive: true, force: true }); });
-let nsock = 0;
 // no xenstore on this machine: names come out unknown, quickly
 process.env['XENSTORED_PATH'] = join(base, 'no-xenstored.sock');
 
@@ -50,14 +48,6 @@ const entry = (ifindex: number, domid: number, bytes: number, throttledNs: numbe
   'throttle-events': 0, 'throttled-ns': throttledNs, 'pending-bytes': 2900, 'pending-packets': 2, hist,
 });
 
-async function serving(t: Test) {
-  const f = await startVifqd({ guests: [5, 6] });
-  const path = join(base, `s${nsock++}`, 'control.sock');
-  const server = await ControlServer.open({ handlers: controlMethods(f.d), path });
-  t.teardown(async () => { await server.close(); await f.close(); });
-  return { ...f, path };
-}
-
 t.test('histogram quantiles: the upper edge of the bucket, the last bucket by its lower edge', async (t) => {
   t.equal(histQuantileNs([], 0.5), null);
   t.equal(histQuantileNs([0, 0, 0], 0.99), null);
@@ -75,7 +65,7 @@ t.test('short units', async (t) => {
 });
 
 t.test('status of a real Vifqd: uplinks, vifs with limit and why, traffic from the last report', async (t) => {
-  const { k, d, path } = await serving(t);
+  const { k, d, path } = await servingVifqd(t, base);
   const before = await runStatus(['--json', '--socket', path]);
   t.equal(before.exit, undefined, before.err);
   const v0 = JSON.parse(before.out) as StatusView;
@@ -154,7 +144,7 @@ t.test('service not running: one line, what to do, exit 3; --json: the error obj
 });
 
 t.test('an answer of another shape: exit 3 naming the field, not a TypeError', async (t) => {
-  const path = join(base, `s${nsock++}`, 'control.sock');
+  const path = join(base, 'other-shape', 'control.sock'); // apart from servingVifqd's s<n>/
   const server = await ControlServer.open({ path, handlers: { status: { kind: 'request', handle: () => ({ startedAt: 'x', vifs: [{ domid: 'five' }] }) } } });
   t.teardown(() => server.close());
   const r = await runStatus(['--json', '--socket', path]);

@@ -4,23 +4,20 @@
  * a release report comes, re-sorts on a key, and q leaves the alternate screen with the cursor
  * back. Plus the frame and --once/--json forms without a terminal.
  */
-import t, { type Test } from 'tap';
+import t from 'tap';
 import { execFile, execFileSync } from 'node:child_process';
 import { promisify } from 'node:util';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ControlServer } from '../../src/service/control-socket.js';
-import { controlMethods } from '../../src/service/control-methods.js';
 import { renderFrame, sortVifs } from '../../src/cli/top/frame.js';
 import type { StatusView, VifStatus } from '../../src/cli/status/view.js';
-import { startVifqd } from '../helpers/service-fakes.js';
+import { servingVifqd } from '../helpers/service-fakes.js';
 
 const repo = fileURLToPath(new URL('../..', import.meta.url));
 const base = mkdtempSync(join(tmpdir(), 'vifq-cli-top-'));
 t.teardown(() => { rmSync(base, { recursive: true, force: true }); });
-let nsock = 0;
 /**
  * The CLI runs as an operator would: `env -i` with a plain environment, since tap's processinfo
  * puts its loaders (NODE_OPTIONS) into every child's environment, tmux's server included.
@@ -31,14 +28,6 @@ const entry = (ifindex: number, domid: number, bytes: number, pending: number) =
   ifindex, domid, handle: 0, bytes, packets: 1, 'latency-sum-ns': 0, 'latency-max-ns': 0,
   'throttle-events': 0, 'throttled-ns': 0, 'pending-bytes': pending, 'pending-packets': 1, hist: [0, 0, 0],
 });
-
-async function serving(t: Test) {
-  const f = await startVifqd({ guests: [5, 6] });
-  const path = join(base, `s${nsock++}`, 'control.sock');
-  const server = await ControlServer.open({ handlers: controlMethods(f.d), path });
-  t.teardown(async () => { await server.close(); await f.close(); });
-  return { ...f, path };
-}
 
 const vif = (domid: number, pending: number | null, tput: number | null): VifStatus => ({
   vif: `vif${domid}.0`, name: null, domid, handle: 0, ifindex: domid, uplink: 'eth0', priority: 'high', weight: 100, limitBytes: 3028, limitPackets: 64,
@@ -59,7 +48,7 @@ t.test('frames: sorted highest first, stable ties, cut to the terminal', async (
 const tmuxOk = (() => { try { execFileSync('tmux', ['-V']); return true; } catch { return false; } })();
 
 t.test('in tmux: the table updates, t re-sorts, q restores the terminal', { timeout: 90_000, skip: tmuxOk ? false : 'tmux is not installed (make deps)' }, async (t) => {
-  const { k, path } = await serving(t);
+  const { k, path } = await servingVifqd(t, base);
   const sock = `vifq-top-${process.pid}`;
   const tmux = (...args: string[]): string => execFileSync('tmux', ['-L', sock, ...args], { encoding: 'utf8' });
   t.teardown(() => { try { tmux('kill-server'); } catch { /* already gone */ } });
@@ -105,7 +94,7 @@ t.test('in tmux: the table updates, t re-sorts, q restores the terminal', { time
 });
 
 t.test('--once and --json without a terminal: one frame, one JSON object per line', async (t) => {
-  const { path } = await serving(t);
+  const { path } = await servingVifqd(t, base);
   // async: the server answering is in this process
   const run = async (args: string): Promise<string> => (await promisify(execFile)('env', cli(args).slice(1), { encoding: 'utf8' })).stdout;
   const once = await run(`top --once --socket ${path}`);
