@@ -67,15 +67,18 @@ kernel_background() {  # run-tests.sh kernel, in the background, output to $kern
     "$SELF" kernel > "$kernel_log" 2>&1 &
     kernel_pid=$!
 }
+background_collect() {  # background_collect PID LOG WHAT: wait for a background run, show its output, count it, keep its times
+    local line
+    wait "$1" || rc=1
+    echo "=== $3 (ran in the background):"
+    cat "$2"
+    add_summary "$2" "$3"
+    while IFS= read -r line; do times+=("$line (in the background)"); done < <(grep -E '^ +[0-9]+ s  (kernel-patch|test/e2e)/' "$2" | sed 's/^    //')
+    rm -f "$2"
+}
 kernel_collect() {  # wait for the background kernel checks, show them, count them
     [ -n "${kernel_pid:-}" ] || return 0
-    wait "$kernel_pid" || rc=1
-    echo "=== kernel checks (ran in the background):"
-    cat "$kernel_log"
-    local line
-    add_summary "$kernel_log" "kernel checks"
-    while IFS= read -r line; do times+=("$line (in the background)"); done < <(grep -E '^ +[0-9]+ s  kernel-patch/' "$kernel_log" | sed 's/^    //')
-    rm -f "$kernel_log"; kernel_pid=""
+    background_collect "$kernel_pid" "$kernel_log" "kernel checks"; kernel_pid=""
 }
 lab_file() {  # lab_file FILE: one lab file in the foreground, its time in the summary
     local start=$SECONDS
@@ -96,13 +99,7 @@ lab_background() {  # lab_background FILE...: those lab files in turn, in the ba
 }
 lab_collect() {  # wait for the background lab files, show them, count them
     [ -n "${lab_bg_pid:-}" ] || return 0
-    wait "$lab_bg_pid" || rc=1
-    echo "=== lab files that ran in the background:"
-    cat "$lab_bg_log"
-    add_summary "$lab_bg_log" "background lab files"
-    local line
-    while IFS= read -r line; do times+=("$line (in the background)"); done < <(grep -E '^ +[0-9]+ s  test/e2e/' "$lab_bg_log" | sed 's/^    //')
-    rm -f "$lab_bg_log"; lab_bg_pid=""
+    background_collect "$lab_bg_pid" "$lab_bg_log" "lab files"; lab_bg_pid=""
 }
 lab_files() {  # lab_files [with-kernel]
     local f name kbeside=${KERNEL_BESIDE:-netback-teardown} lbeside=${LAB_BESIDE:-lab-basic}
