@@ -8,7 +8,8 @@
  *   await d.close();                // keep or reset the limits per host setting `on-stop`
  *
  * Loop. Every input marks what is stale and schedules a pass; passes are serialised and
- * coalesced (changes within `debounceMs` of each other make one pass):
+ * coalesced (an idle loop runs on the next event-loop turn, or after `debounceMs` if set; what
+ * comes while a pass runs makes one next pass):
  *   - xenstore watches: the host settings (/local/domain/0/vifq), dom0's backend vif
  *     directory (a guest added or gone: its SLA watch is added or removed), each guest's
  *     /local/domain/<domid>/vifq (its SLA) -> re-read that part;
@@ -71,7 +72,12 @@ export interface VifqdOptions {
   xenstore?: DaemonXenstore;
   vifq?: DaemonVifq;
   topology?: DaemonTopology;
-  /** Changes within this many ms make one pass (default 2: the events of one xenstore transaction or one socket read come together; more would only add latency, and whatever comes while a pass runs makes the next one). */
+  /**
+   * Changes within this many ms make one pass. Default 0: an idle loop starts a pass on the next
+   * turn of the event loop (the events of one socket read, e.g. one xenstore transaction's, still
+   * make one pass), and whatever comes while a pass runs makes the next one. A timer here costs
+   * every SLA write its delay and more in a slow dom0 (2 ms was ~9 ms queued in the TCG lab).
+   */
   debounceMs?: number;
   /** Retry of a failed step: first delay and cap in ms (default 200, doubling to 30000). */
   retry?: { initialMs: number; maxMs: number };
@@ -241,6 +247,7 @@ export class Vifqd extends EventEmitter<VifqdEvents> {
   private firstReasonAt: number | undefined;
   private waiters: Array<() => void> = [];
   private timer: NodeJS.Timeout | undefined;
+  private immediate: NodeJS.Immediate | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
   private retryDelay: number;
   private running: Promise<void> | undefined;
@@ -260,7 +267,7 @@ export class Vifqd extends EventEmitter<VifqdEvents> {
     this.log = opts.logger ?? createLogger();
     this.lister = new PrimedLister(vifq);
     this.reconciler = new Reconciler(this.lister);
-    this.debounceMs = opts.debounceMs ?? 2;
+    this.debounceMs = opts.debounceMs ?? 0;
     this.retry = opts.retry ?? { initialMs: 200, maxMs: 30_000 };
     this.retryDelay = this.retry.initialMs;
     this.now = opts.nowNs ?? defaultNow;
@@ -372,8 +379,10 @@ export class Vifqd extends EventEmitter<VifqdEvents> {
   private async shutdown(): Promise<void> {
     this.closed = true;
     clearTimeout(this.timer);
+    clearImmediate(this.immediate);
     clearTimeout(this.retryTimer);
     this.timer = undefined;
+    this.immediate = undefined;
     this.retryTimer = undefined;
     await this.running;
     for (const w of this.waiters.splice(0)) w();
@@ -423,7 +432,24 @@ export class Vifqd extends EventEmitter<VifqdEvents> {
     if (this.closed) return;
     if (this.reasons.size === 0) this.firstReasonAt = performance.now();
     this.reasons.add(reason);
-    if (this.running || this.timer) return; // the running loop picks it up
+    this.kick(delayMs);
+  }
+
+  /**
+   * Start the pass loop unless it runs or is about to. Idle, with no debounce: on the next
+   * turn of the event loop (setImmediate), so the events of one socket read (a transaction's
+   * watch events) still make one pass, but a lone SLA write waits for no timer. Busy: what
+   * comes meanwhile waits for the running pass and makes the next one (coalesced).
+   */
+  private kick(delayMs: number): void {
+    if (this.closed || this.running || this.timer || this.immediate) return; // the running loop picks it up
+    if (delayMs <= 0) {
+      this.immediate = setImmediate(() => {
+        this.immediate = undefined;
+        this.runLoop();
+      });
+      return;
+    }
     this.timer = setTimeout(() => {
       this.timer = undefined;
       this.runLoop();
@@ -434,7 +460,11 @@ export class Vifqd extends EventEmitter<VifqdEvents> {
     if (this.running || this.closed) return;
     this.running = (async () => {
       while (this.reasons.size > 0 && !this.closed) await this.pass();
-    })().finally(() => { this.running = undefined; });
+    })().finally(() => {
+      this.running = undefined;
+      // a reason that came after the loop's last check but before this ran would wait for the next event
+      if (this.reasons.size > 0) this.kick(0);
+    });
   }
 
   private scheduleRetry(): void {

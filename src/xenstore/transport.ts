@@ -62,8 +62,22 @@ export class DuplexTransport implements XsTransport {
 
   send(bytes: Buffer): void {
     if (this.ended || this.stream.destroyed) return; // close() is on its way to the handlers
+    // Requests made in one go (a node's value, permissions and children; a tree's siblings) leave
+    // in one write: corked until the current tick's callbacks and promise jobs have run, then
+    // flushed with one writev. Each write is a syscall and wakes xenstored once more.
+    if (!this.corked) {
+      this.corked = true;
+      this.stream.cork();
+      process.nextTick(this.uncork);
+    }
     this.stream.write(bytes);
   }
+
+  private corked = false;
+  private readonly uncork = (): void => {
+    this.corked = false;
+    this.stream.uncork();
+  };
 
   close(): void {
     this.finish('closed by client');

@@ -17,7 +17,7 @@ import { DOM0_ONLY, GUEST_OWNED, MemXenstore, startVifqd, waitFor } from '../hel
 // ---- fakes: test/helpers/service-fakes.ts (shared with service-wiring.test.ts) --------------
 
 /** A host with guests 5 and 6 (vif5.0 ifindex 10, vif6.0 ifindex 11), closed after the test. */
-async function setup(opts: { hostNodes?: Record<string, string>; guests?: number[] } = {}) {
+async function setup(opts: Parameters<typeof startVifqd>[0] = {}) {
   const host = await startVifqd(opts);
   t.teardown(host.close);
   return host;
@@ -236,4 +236,70 @@ t.test('pure parts: unknown line rate, merged reports, argv', async (t) => {
   t.match(parseMainArgs([], { VIFQD_LOG_LEVEL: 'warn' }), { logLevel: 'warn', once: false });
   t.throws(() => parseMainArgs(['--log-level', 'loud'], {}), VifqdUsageError);
   t.throws(() => parseMainArgs(['--bogus'], {}), VifqdUsageError);
+});
+
+// ---- the SLA-write fast path (bench/vifqd-sla.ts measures it) ----------------------------------
+
+/** setup() with no debounce, once the passes its watches' first events make are done. */
+async function quiet() {
+  const host = await setup({ daemon: { debounceMs: 0 } });
+  await new Promise((r) => setTimeout(r, 20));
+  return host;
+}
+
+t.test('an SLA write on an idle loop: one pass on the next turn, no debounce timer, no kernel dump, one vif-set', async (t) => {
+  const { k, xs, d } = await quiet();
+  const passes = d.snapshot().counters.passes;
+  const ops = k.requests.length;
+  xs.reads.length = 0;
+  xs.write('/local/domain/5/vifq/pending-bytes', '2000', DOM0_ONLY(5));
+  // the watch fires in a microtask; the pass starts on the next event-loop turn, without a timer
+  await new Promise((r) => setImmediate(r));
+  await waitFor('limit 2000', () => limitOf(k, 10) === 2000, 1000);
+  t.equal(d.snapshot().counters.passes, passes + 1, 'one pass');
+  t.same(k.requests.slice(ops).map(([op, a]) => [op, a.ifindex]), [['vif-set', 10]], 'no vif-get dump, no config-get: one vif-set, of the vif whose SLA changed');
+  t.same([...new Set(xs.reads)], ['/local/domain/5/vifq/pending-bytes'], 'only the written node read');
+  t.same(d.snapshot().lastPass?.reasons, ['xenstore:/local/domain/5/vifq/pending-bytes']);
+  t.equal(d.snapshot().lastPass?.resynced, false);
+});
+
+t.test('a burst still coalesces: writes in one go make one pass, writes during a pass make one more', async (t) => {
+  const { k, xs, d } = await quiet();
+  const passes = d.snapshot().counters.passes;
+  const sets = (): number => k.requests.filter(([op]) => op === 'vif-set').length;
+  const sets0 = sets();
+  for (let i = 0; i < 10; i++) xs.write('/local/domain/5/vifq/pending-bytes', String(2000 + i), DOM0_ONLY(5));
+  xs.write('/local/domain/6/vifq/pending-bytes', '2500', DOM0_ONLY(6));
+  await waitFor('both capped', () => limitOf(k, 10) === 2009 && limitOf(k, 11) === 2500);
+  await d.nudge('settle');
+  t.equal(d.snapshot().counters.passes, passes + 2, 'the burst made one pass (the nudge the other)');
+  t.equal(sets() - sets0, 2, 'one vif-set per vif, with the last value');
+  // writes while a pass runs: the next pass takes them all
+  const before = d.snapshot().counters.passes;
+  let during = 0;
+  d.once('pass', () => {
+    for (let i = 0; i < 5; i++) xs.write('/local/domain/5/vifq/pending-bytes', String(1500 + i), DOM0_ONLY(5));
+    during = 5;
+  });
+  xs.write('/local/domain/6/vifq/pending-bytes', '2400', DOM0_ONLY(6));
+  await waitFor('all applied', () => during === 5 && limitOf(k, 10) === 1504 && limitOf(k, 11) === 2400);
+  await new Promise((r) => setTimeout(r, 20));
+  t.equal(d.snapshot().counters.passes - before, 2, 'the write, then one pass for the five that came while it ran');
+});
+
+t.test('a change that comes while the pass loop is ending is not left waiting for the next event', async (t) => {
+  const { k, xs, d } = await quiet();
+  // a 'pass' listener whose promise chain writes a few microtask hops later: between the loop's
+  // last check and its end (the window moves with the hops, so try several)
+  for (let hops = 0; hops < 8; hops++) {
+    const want = 2000 + hops;
+    d.once('pass', () => {
+      let p: Promise<void> = Promise.resolve();
+      for (let i = 0; i < hops; i++) p = p.then(() => undefined);
+      void p.then(() => xs.write('/local/domain/5/vifq/pending-bytes', String(want), DOM0_ONLY(5)));
+    });
+    await d.nudge(`hops ${hops}`);
+    await waitFor(`limit ${want} (${hops} hops)`, () => limitOf(k, 10) === want, 500);
+  }
+  t.pass('every write reached the kernel');
 });
