@@ -31,6 +31,7 @@
 #include <uv.h>
 
 #include "sdnotify.h"
+#include "throw.h"
 
 static napi_value js_sd_notify(napi_env env, napi_callback_info info)
 {
