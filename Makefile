@@ -100,6 +100,7 @@ bench: deps build lab-images
 	node --import tsx bench/genl-decode.ts
 	node --import tsx bench/policy.ts
 	node --import tsx bench/metrics.ts
+	node --import tsx bench/vifqd-sla.ts
 	node --import tsx bench/cli-start.ts
 
 clean:
