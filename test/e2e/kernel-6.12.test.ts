@@ -10,7 +10,8 @@
 import t from 'tap';
 import { Lab } from '../lab/lab.js';
 import { md5Traffic } from '../lab/traffic.js';
-import { acctEntriesReadBack, ensureYnlCli, bulkTrafficThenQuiet, destroyWhileFlooding, dumpWhileDetaching, floodPausedPeer, floodPhase, overRangeLimitRequests, unloadNetback, ynlCliDumpVifs, type PendingSamples } from '../lab/scenarios.js';
+import { acctEntriesReadBack, ensureYnlCli, bulkTrafficThenQuiet, destroyWhileFlooding, floodPhase, overRangeLimitRequests, unloadNetback, ynlCliDumpVifs, type PendingSamples } from '../lab/scenarios.js';
+import { dumpResumesByIfindex, pausedPeerCannotStall } from '../lab/kernel-cases.js';
 import { buildVifqModule, dmesgProblems, dumpVifs, ifindexOf, isError, nl, nlBatch, percentile, type NlError, type VifInfo } from '../lab/vifq.js';
 
 const LIMIT = 16384;
@@ -109,27 +110,11 @@ t.test('UAPI on 6.12: the ynl CLI dumps vifs, unprivileged vif-set gets EPERM, b
 });
 
 t.test('6.12: a paused guest cannot stall a limited peer that sends to it: the peer\'s pings to the sink go on', async (t) => {
-  const ifx = await ifindexOf(lab, g1.domid);
-  t.same(await nlBatch(lab, [['set', { ifindex: ifx, 'limit-bytes': 20000 }]]), [{ ok: true }], `${g1.name}: limit-bytes 20000`);
-  const r = await floodPausedPeer(lab, g1, g2);
-  t.comment(`6.12: ${g1.name} floods paused ${g2.name}: ${r.answered} of ${r.pings} pings to the sink answered; written off ${r.after.tx_written_off_packets ?? '?'} packets / ${r.after.tx_written_off_bytes ?? '?'} B; throttle events ${r.after.tx_throttle_events ?? '?'}`);
-  t.equal(r.pings, 25, `the pings ran (${r.stderr.trim().slice(-200)})`);
-  t.ok(r.answered >= 20, `at least 20 of 25 pings answered while the peer was paused (${r.answered})`);
-  t.same(await nlBatch(lab, [['set', { ifindex: ifx, 'limit-bytes': 0 }]]), [{ ok: true }], 'limit back to none');
+  await pausedPeerCannotStall(t, lab, g1, g2, '6.12: ');
 });
 
 t.test('6.12: a dump resumes by ifindex: a vif detached mid-dump neither hides nor repeats another, and the next part says so', async (t) => {
-  const r = await dumpWhileDetaching(lab, 1, 9);
-  const got = r.parts.flat();
-  t.comment(`6.12: dump parts ${JSON.stringify(r.parts)}, NLM_F_DUMP_INTR ${JSON.stringify(r.intr)}; vifs before ${r.before.join(' ')}, detached ${r.removed}`);
-  t.equal(r.code, 0, `the dump ran: ${r.stderr.trim().slice(-300)}`);
-  t.ok(r.parts.length >= 2, `the dump came in ${r.parts.length} parts, so the detach fell between two`);
-  t.equal(new Set(got).size, got.length, 'no vif dumped twice');
-  // before the fix the cursor was a list position: the detach shifted the list and one vif was skipped
-  t.same(r.before.filter((i) => i !== r.removed && !got.includes(i)), [], 'every vif that stayed is in the dump');
-  t.ok(got.every((i) => r.before.includes(i)), 'and nothing else');
-  t.notOk(r.intr[0], 'the first part, built before the detach, is not flagged');
-  t.ok(r.intr.slice(1).some(Boolean), 'a part built after the detach carries NLM_F_DUMP_INTR');
+  await dumpResumesByIfindex(t, lab, 1, 9, '6.12: ');
 });
 
 t.test(`xl destroy of a flooding guest, ${DESTROY_ROUNDS} times, then a clean unload`, async (t) => {
