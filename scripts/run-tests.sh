@@ -8,10 +8,11 @@
 #           the lab file named by $KERNEL_BESIDE (default netback-teardown: the longest
 #           file and one that measures no timing), since the lab's QEMU uses one CPU
 #           and the kernel builds (make without -j) the other. Likewise the lab files
-#           named by $LAB_BACKGROUND (default negative-control xenstore: they measure
-#           no timing) run one after the other in the background beside $LAB_BESIDE
-#           (default lab-basic, nor does it): two QEMUs, one CPU each. Their output
-#           follows that of the file they ran beside.
+#           named by $LAB_BACKGROUND (default negative-control xenstore lab-basic: they
+#           measure no timing) run one after the other in the background beside
+#           $LAB_BESIDE (default cli, nor does it, and it is about as long as the three
+#           together, ~30 s per CLI call in the TCG dom0): two QEMUs, one CPU each.
+#           Their output follows that of the file they ran beside.
 # host also runs `npm run check:static` (generated code up to date, layering) when
 # package.json has it. N counts assertions over all suites (a static check counts
 # one). Exit status non-zero if anything failed.
@@ -102,9 +103,9 @@ lab_collect() {  # wait for the background lab files, show them, count them
     background_collect "$lab_bg_pid" "$lab_bg_log" "lab files"; lab_bg_pid=""
 }
 lab_files() {  # lab_files [with-kernel]
-    local f name kbeside=${KERNEL_BESIDE:-netback-teardown} lbeside=${LAB_BESIDE:-lab-basic}
+    local f name kbeside=${KERNEL_BESIDE:-netback-teardown} lbeside=${LAB_BESIDE:-cli}
     local background=() b
-    for b in ${LAB_BACKGROUND-negative-control xenstore}; do
+    for b in ${LAB_BACKGROUND-negative-control xenstore lab-basic}; do
         [ -e "test/e2e/$b.test.ts" ] && [ -e "test/e2e/$lbeside.test.ts" ] && background+=("test/e2e/$b.test.ts")
     done
     for f in test/e2e/*.test.ts; do
