@@ -27,6 +27,7 @@ export default class Daemon extends VifqCommand {
     if (flags.once) argv.push('--once');
     const { main } = await import('../service/main.js');
     const code = await main(argv);
-    if (code !== 0) this.exit(code);
+    // exit as bin/vifqd does: a stopped vifqd's exit status is final, whatever handle a library left open
+    this.exit(code);
   }
 }

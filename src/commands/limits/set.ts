@@ -8,6 +8,8 @@ export interface LimitsSetResult {
   set: VifSettings;
   /** vifqd answered on its control socket: it sets every vif's limits on each pass */
   vifqdRunning: boolean;
+  /** what the warning on stderr says (oclif prints no warnings with --json): vifqd will override this */
+  warning: string | null;
 }
 
 export default class LimitsSet extends VifqCommand {
@@ -41,8 +43,9 @@ export default class LimitsSet extends VifqCommand {
       client.close();
     }
     const vifqdRunning = await ControlClient.open({ path: flags.socket, timeoutMs: 1000 }).then(async (c) => { await c.close(); return true; }, () => false);
-    if (vifqdRunning) this.warn(`vifqd is running (${flags.socket}) and will set ${args.vif}'s limits again on its next pass: change its SLA with \`vifq domain set\` instead, or stop vifqd`);
+    const warning = vifqdRunning ? `vifqd is running (${flags.socket}) and will set ${args.vif}'s limits again on its next pass: change its SLA with \`vifq domain set\` instead, or stop vifqd` : null;
+    if (warning !== null) this.warn(warning);
     if (!this.jsonEnabled()) this.log(`set ${args.vif}: ${Object.entries(set).map(([k, v]) => `${k} ${String(v)}`).join(', ')}`);
-    return { vif, set, vifqdRunning };
+    return { vif, set, vifqdRunning, warning };
   }
 }
