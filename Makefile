@@ -102,6 +102,7 @@ bench: deps build lab-images
 	node --import tsx bench/metrics.ts
 	node --import tsx bench/vifqd-sla.ts
 	node --import tsx bench/cli-start.ts
+	node --import tsx bench/cli-start-lab.ts
 
 clean:
 	rm -rf dist build/lab build/lab-runs build/netback .tap

@@ -9,8 +9,7 @@
  * Run (from the repo root, after `make build`):
  *   node --import tsx bench/cli-start.ts
  * Options: --rounds N (default 7). Writes bench/results/cli-start.json and the `cli-start`
- * section of docs/BENCHMARKS.md. In the TCG dom0 node's own start is 10-15 s; that run needs a
- * lab boot and is not part of this benchmark.
+ * section of docs/BENCHMARKS.md. In the TCG dom0 (node's own start 10-15 s): bench/cli-start-lab.ts.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -73,7 +72,7 @@ replaceSection(join(REPO, 'docs/BENCHMARKS.md'), 'cli-start', `
 \`${command}\` (${result.date.slice(0, 10)}; node ${process.version}; ${result.cpus} CPUs, load ${result.loadavg1m}; raw: \`bench/results/cli-start.json\`).
 Each command a fresh process, ${ROUNDS} interleaved rounds, medians; the ratio is to \`node -e 0\` in the same rounds.
 \`status\` has no vifqd to reach here (it answers "vifqd is not running", exit 3): the figure is the CLI's own start,
-not the control socket's round trip. Not yet measured in the TCG dom0 (needs a lab boot).
+not the control socket's round trip. In the TCG dom0: the next section (bench/cli-start-lab.ts, a lab boot).
 
 | command | median | × node -e 0 |
 |---|---:|---:|
