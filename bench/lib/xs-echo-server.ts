@@ -13,8 +13,8 @@
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { XS_HEADER_BYTES as HEADER, onXsFrames } from './xs-frames.js';
 
-const HEADER = 16;
 const XS_READ = 2;
 
 export interface EchoServerOptions {
@@ -40,24 +40,15 @@ export function startEchoServer(socketPath: string, options: EchoServerOptions =
   const split = options.splitReplies ?? false;
   fs.rmSync(socketPath, { force: true });
   const server = net.createServer((sock) => {
-    let pending: Buffer = Buffer.alloc(0);
     sock.on('error', () => undefined);
-    sock.on('data', (chunk: Buffer) => {
-      pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
-      let off = 0;
-      while (pending.length - off >= HEADER) {
-        const len = pending.readUInt32LE(off + 12);
-        if (pending.length - off < HEADER + len) break;
-        const reply = echoReply(pending, off, value);
-        if (split) {
-          sock.write(reply.subarray(0, HEADER));
-          sock.write(reply.subarray(HEADER));
-        } else {
-          sock.write(reply);
-        }
-        off += HEADER + len;
+    onXsFrames(sock, (buf, off) => {
+      const reply = echoReply(buf, off, value);
+      if (split) {
+        sock.write(reply.subarray(0, HEADER));
+        sock.write(reply.subarray(HEADER));
+      } else {
+        sock.write(reply);
       }
-      pending = off === pending.length ? Buffer.alloc(0) : pending.subarray(off);
     });
   });
   return new Promise((resolve, reject) => {

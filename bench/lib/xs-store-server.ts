@@ -15,8 +15,8 @@
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { XS_HEADER_BYTES as HEADER, onXsFrames } from './xs-frames.js';
 
-const HEADER = 16;
 const T = { DIRECTORY: 1, READ: 2, GET_PERMS: 3, WATCH: 4, UNWATCH: 5, WRITE: 11, MKDIR: 12, RM: 13, SET_PERMS: 14, WATCH_EVENT: 15, ERROR: 16, RESET_WATCHES: 21 };
 
 interface Node { value: Buffer; perms: string[] }
@@ -109,19 +109,10 @@ export function startStoreServer(socketPath: string): Promise<net.Server> {
   };
   fs.rmSync(socketPath, { force: true });
   const server = net.createServer((sock) => {
-    let pending: Buffer = Buffer.alloc(0);
     sock.on('error', () => undefined);
     sock.on('close', () => { for (const w of watches) if (w.sock === sock) watches.delete(w); });
-    sock.on('data', (chunk: Buffer) => {
-      pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
-      let off = 0;
-      while (pending.length - off >= HEADER) {
-        const len = pending.readUInt32LE(off + 12);
-        if (pending.length - off < HEADER + len) break;
-        handle(sock, pending.readUInt32LE(off), pending.readUInt32LE(off + 4), pending.readUInt32LE(off + 8), pending.subarray(off + HEADER, off + HEADER + len));
-        off += HEADER + len;
-      }
-      pending = off === pending.length ? Buffer.alloc(0) : pending.subarray(off);
+    onXsFrames(sock, (buf, off, len) => {
+      handle(sock, buf.readUInt32LE(off), buf.readUInt32LE(off + 4), buf.readUInt32LE(off + 8), buf.subarray(off + HEADER, off + HEADER + len));
     });
   });
   return new Promise((resolve, reject) => {
