@@ -6,6 +6,11 @@
  * kernel as the host setting `on-stop` says (reset here; keep is the default and is covered by
  * the unit tests). Its metrics endpoint shows both guests' limits and the uplink's line rate,
  * and a hotplug-style nudge on the control socket is answered {ok: true}.
+ * Direction (issue 14): a short scenario (a) of the noisy-neighbour bench (the victim pings the
+ * sink 10/s, domu2 sends TCP bulk and a 1400-byte UDP flood), first stock (vifqd stopped with
+ * on-stop reset: every vif's limits 0), then vifqd on its defaults, in this boot: vifq's victim
+ * p99 below stock's, uplink output >= 0.9x stock's. vifqd is restarted for the second phase (a
+ * fresh log; the cases below use that process).
  * Faults while it runs, each followed by "the kernel holds what vifqd wants, and vifqd is up":
  * VIFQD_CHURN_CYCLES (default 20; `make soak` 500) `xl network-attach`/`network-detach` of an
  * extra vif, the module unloaded and reloaded (the guests go first: each vif holds a module
@@ -17,6 +22,7 @@ import t, { type Test } from 'tap';
 import { Lab, type Guest } from '../lab/lab.js';
 import { buildVifqModule, dumpVifs, percentile, type VifInfo } from '../lab/vifq.js';
 import { unloadNetback } from '../lab/scenarios.js';
+import { noisyPhase, type PhaseResult, type Timing } from '../../bench/lib/nn/phase.js';
 
 const LOG = '/tmp/vifqd.log';
 const XS_DRIVER = 'node /vifq/test/e2e/drivers/vifqd-xs.mjs';
@@ -131,6 +137,14 @@ function onDefaults(t: Test, s: DaemonState): void {
   }
 }
 
+/** Starts vifqd on its defaults (a fresh log) and waits until it has set both guests' vifs. */
+async function startVifqd(): Promise<void> {
+  await lab.dom0Ok(`rm -f ${LOG} /tmp/vifqd.rc /tmp/vifqd.pid
+setsid sh -c 'node /vifq/dist/service/main.js --log-level debug >${LOG} 2>&1 & echo $! >/tmp/vifqd.pid; wait $!; echo $? >/tmp/vifqd.rc' </dev/null >/dev/null 2>&1 &
+for i in $(seq 900); do [ "$(grep -c '"event":"vif-set"' ${LOG} 2>/dev/null)" -ge 2 ] && exit 0; [ -e /tmp/vifqd.rc ] && break; sleep 0.2; done
+cat ${LOG}; exit 1`, { timeoutMs: 240_000 });
+}
+
 t.test('vifqd started in dom0 programs the running guests\' limits', async (t) => {
   const [g1, g2] = [G(1), G(2)];
   // the operator's setup: the shaped uplink, and each guest's SLA directory dom0-owned, guest read-only
@@ -141,10 +155,7 @@ t.test('vifqd started in dom0 programs the running guests\' limits', async (t) =
     'cat /sys/class/net/uplink0/ifindex',
   ].join(' && ');
   uplinkIfindex = Number((await lab.dom0Ok(setup)).trim());
-  await lab.dom0Ok(`rm -f ${LOG} /tmp/vifqd.rc /tmp/vifqd.pid
-setsid sh -c 'node /vifq/dist/service/main.js --log-level debug >${LOG} 2>&1 & echo $! >/tmp/vifqd.pid; wait $!; echo $? >/tmp/vifqd.rc' </dev/null >/dev/null 2>&1 &
-for i in $(seq 900); do [ "$(grep -c '"event":"vif-set"' ${LOG} 2>/dev/null)" -ge 2 ] && exit 0; [ -e /tmp/vifqd.rc ] && break; sleep 0.2; done
-cat ${LOG}; exit 1`, { timeoutMs: 240_000 });
+  await startVifqd();
   const vifs = await dumpVifs(lab);
   for (const g of [g1, g2]) {
     const v = vifs.find((x) => x.domid === g.domid);
@@ -239,6 +250,33 @@ let b = ""; s.on("data", (d) => { b += d; if (b.includes("\\n")) { console.log(b
   await lab.dom0('sleep 1'); // pino's line after the pass
   const passes = (await logLines()).filter((l) => l.event === 'pass') as Array<LogLine & { reasons?: string[] }>;
   t.ok(passes.some((l) => l.reasons?.includes(`control:hotplug:vif${g1.domid}.0`)), 'the nudge ran a pass named by its reason and vif');
+});
+
+/** Direction test: scenario (a) phases, shorter than the bench's. */
+const DIRECTION: Timing = { secs: 20, warmSecs: 4, leadSecs: 2, tailSecs: 1, pingHz: 10 };
+
+t.test('noisy neighbour, same boot: vifq\'s victim p99 below stock\'s, uplink output not below 0.9x stock\'s', async (t) => {
+  const [victim, neighbour] = [G(1), G(2)];
+  // stock: vifqd stopped with on-stop reset, every vif's limits 0
+  const stopped = await lab.dom0(`xenstore-write /local/domain/0/vifq/on-stop reset && sleep 1
+kill -TERM $(cat /tmp/vifqd.pid); for i in $(seq 300); do [ -e /tmp/vifqd.rc ] && break; sleep 0.1; done
+xenstore-rm /local/domain/0/vifq/on-stop; cat /tmp/vifqd.rc`, { timeoutMs: 60_000 });
+  t.equal(stopped.stdout.trim(), '0', `vifqd stopped (exit 0) for the stock phase ${stopped.stderr.trim()}`);
+  const reset = await dumpVifs(lab);
+  t.same(reset.map((v) => [v['limit-bytes'], v['limit-packets']]), reset.map(() => [0, 0]), `stock: every vif's limits 0 (${reset.map((v) => v.ifname).join(' ')})`);
+  // domu2 is both neighbours: one TCP bulk stream and a 1400-byte UDP flood
+  const stock = await noisyPhase(lab, victim, neighbour, neighbour, DIRECTION);
+  await lab.dom0Ok('sleep 3'); // the FIFO drains
+  await startVifqd();
+  await lab.dom0Ok('sleep 3'); // a few reports on idle vifs
+  const vifq = await noisyPhase(lab, victim, neighbour, neighbour, DIRECTION);
+  const line = (name: string, p: PhaseResult): string => `${name}: victim p50/p99/max ${p.loaded.p50}/${p.loaded.p99}/${p.loaded.max} ms (${p.loaded.n} replies), uplink ${p.uplinkMbit} Mbit/s, dom0 drops ${p.dom0Drops}`;
+  const msg = `${line('stock', stock)}; ${line('vifq', vifq)}; p99 ${(vifq.loaded.p99 / stock.loaded.p99).toFixed(2)}x stock, output ${(vifq.uplinkBytesPerSec / stock.uplinkBytesPerSec).toFixed(2)}x stock`;
+  t.comment(msg);
+  t.ok(stock.loaded.n >= DIRECTION.secs * DIRECTION.pingHz * 0.5 && vifq.loaded.n >= DIRECTION.secs * DIRECTION.pingHz * 0.5, `enough victim replies in both phases: ${msg}`);
+  t.ok(vifq.loaded.p99 < stock.loaded.p99, `vifq's victim p99 below stock's: ${msg}`);
+  t.ok(vifq.uplinkBytesPerSec >= 0.9 * stock.uplinkBytesPerSec, `uplink output under vifq >= 0.9x stock's: ${msg}`);
+  t.ok(await alivePid(), 'vifqd is running (the cases below use it)');
 });
 
 t.test(`${CYCLES} xl network-attach/detach cycles of an extra vif while vifqd runs`, async (t) => {

@@ -129,7 +129,8 @@ export async function noisyPhase(lab: Lab, victim: Guest, tcp: Guest, udp: Guest
   const flow = (g: Guest, role: GuestFlow['role'], delivered: number): GuestFlow => ({
     guest: g.name, domid: g.domid, role, takenBytesPerSec: Math.round(taken(g)), deliveredBytesPerSec: Math.round(delivered), share: up > 0 ? r3(delivered / up) : 0,
   });
-  const takenAll = [victim, tcp, udp].reduce((s, g) => s + taken(g), 0);
+  // one guest may play both neighbours (the vifqd lab test): count its vif once
+  const takenAll = [...new Map([victim, tcp, udp].map((g) => [g.domid, g])).values()].reduce((s, g) => s + taken(g), 0);
   return {
     loaded: summarize(steady, t.secs * t.pingHz),
     timeline: samples.map((s) => ({ t: Math.round((s.seq / t.pingHz) * 100) / 100, rtt: s.rtt })),
