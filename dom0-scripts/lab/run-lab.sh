@@ -55,7 +55,8 @@ if [ -n "$NETBACK" ]; then
     INITRD=$RUN/dom0.cpio.gz
 fi
 NINEP=(-virtfs "local,path=/usr,mount_tag=hostusr,security_model=none,readonly=on,id=hostusr"
-       -virtfs "local,path=$SHARE,mount_tag=vifq,security_model=none,id=vifq")
+       -virtfs "local,path=$SHARE,mount_tag=vifq,security_model=none,id=vifq"
+       -virtfs "local,path=$SHARE,mount_tag=vifqro,security_model=none,readonly=on,id=vifqro")
 if [ "$MODE" = agent ]; then
     [ -n "$CTL" ] || { echo "run-lab.sh: agent mode needs --ctl DIR (or use --shell)" >&2; exit 2; }
     mkdir -p "$CTL/q"
