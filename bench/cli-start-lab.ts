@@ -18,6 +18,7 @@ import { Lab, REPO } from '../test/lab/lab.js';
 import { buildVifqModule } from '../test/lab/vifq.js';
 import { arg } from './lib/args.js';
 import { replaceSection } from './lib/benchmarks-md.js';
+import { median } from './lib/stats.js';
 
 const ROUNDS = arg('rounds', 3);
 const LOG = '/tmp/vifqd-bench.log';
@@ -49,12 +50,6 @@ async function round(lab: Lab): Promise<number[]> {
   }
   return ms;
 }
-
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
-};
 
 const lab = await Lab.boot({ name: 'bench-cli-start', netback: buildVifqModule('bench-cli-start') });
 try {

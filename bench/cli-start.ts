@@ -18,6 +18,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { arg } from './lib/args.js';
 import { replaceSection } from './lib/benchmarks-md.js';
+import { median } from './lib/stats.js';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
 const ROUNDS = arg('rounds', 7);
@@ -42,12 +43,6 @@ function runOnce(v: Variant): number {
   }
   return ms;
 }
-
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
-};
 
 for (const v of variants) runOnce(v); // warm the page cache once
 const samples = new Map<string, number[]>(variants.map((v) => [v.name, []]));
