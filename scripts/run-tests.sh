@@ -8,11 +8,14 @@
 #           the lab file named by $KERNEL_BESIDE (default netback-teardown: the longest
 #           file and one that measures no timing), since the lab's QEMU uses one CPU
 #           and the kernel builds (make without -j) the other. Likewise the lab files
-#           named by $LAB_BACKGROUND (default negative-control xenstore lab-basic: they
-#           measure no timing) run one after the other in the background beside
-#           $LAB_BESIDE (default cli, nor does it, and it is about as long as the three
-#           together, ~30 s per CLI call in the TCG dom0): two QEMUs, one CPU each.
-#           Their output follows that of the file they ran beside.
+#           named by $LAB_BESIDE run one after the other in the background beside a
+#           foreground file: "FILE:BG,BG..." entries, default
+#             cli:negative-control,xenstore,lab-basic   (they measure no timing, and the
+#               CLI file is about as long as the three: ~30 s per CLI call in TCG dom0)
+#             kernel-6.12:netback-limits   (bounds and counters, no timing; the 6.12
+#               file's paused-peer pings have seconds of slack)
+#           two QEMUs, one CPU each. Their output follows that of the file they ran
+#           beside. LAB_BESIDE="" runs every lab file in the foreground, one at a time.
 # host also runs `npm run check:static` (generated code up to date, layering) when
 # package.json has it. N counts assertions over all suites (a static check counts
 # one). Exit status non-zero if anything failed.
@@ -103,18 +106,26 @@ lab_collect() {  # wait for the background lab files, show them, count them
     background_collect "$lab_bg_pid" "$lab_bg_log" "lab files"; lab_bg_pid=""
 }
 lab_files() {  # lab_files [with-kernel]
-    local f name kbeside=${KERNEL_BESIDE:-netback-teardown} lbeside=${LAB_BESIDE:-cli}
-    local background=() b
-    for b in ${LAB_BACKGROUND-negative-control xenstore lab-basic}; do
-        [ -e "test/e2e/$b.test.ts" ] && [ -e "test/e2e/$lbeside.test.ts" ] && background+=("test/e2e/$b.test.ts")
+    local f name kbeside=${KERNEL_BESIDE:-netback-teardown} entry fg bg bgs
+    local -A beside=()   # foreground file name -> its background files
+    local background=" "
+    for entry in ${LAB_BESIDE-cli:negative-control,xenstore,lab-basic kernel-6.12:netback-limits}; do
+        fg=${entry%%:*}
+        [ -e "test/e2e/$fg.test.ts" ] || continue
+        IFS=, read -ra bgs <<<"${entry#*:}"
+        for bg in "${bgs[@]}"; do
+            [ -e "test/e2e/$bg.test.ts" ] || continue
+            beside[$fg]+="test/e2e/$bg.test.ts "; background+="test/e2e/$bg.test.ts "
+        done
     done
     for f in test/e2e/*.test.ts; do
         name=$(basename "$f" .test.ts)
-        [[ " ${background[*]} " == *" $f "* ]] && continue
+        [[ "$background" == *" $f "* ]] && continue
         [ "${1:-}" = with-kernel ] && [ "$name" = "$kbeside" ] && kernel_background
-        [ "$name" = "$lbeside" ] && [ ${#background[@]} -gt 0 ] && lab_background "${background[@]}"
+        # shellcheck disable=SC2086  # a list of paths without spaces
+        [ -n "${beside[$name]:-}" ] && lab_background ${beside[$name]}
         lab_file "$f"
-        [ "$name" = "$lbeside" ] && lab_collect
+        [ -n "${beside[$name]:-}" ] && lab_collect
     done
     if [ "${1:-}" = with-kernel ]; then
         [ -n "${kernel_pid:-}" ] || kernel_checks   # no such lab file: run them after
