@@ -34,6 +34,15 @@ export interface PolicyConfig {
   readonly gainStepMax: number;
   readonly gainMin: number;
   readonly gainMax: number;
+  /**
+   * A vif throttled in one of this many last reports (or weighted in the previous one), still
+   * delivering at least holdMinShare of its weighted share, keeps its place in the weights while
+   * its guest (TCP small queues), not its limit, holds it back. Without it such a vif drops out, the pool raised for the weights falls
+   * back to the floors, it is throttled at its floor, and the limits flap every report.
+   */
+  readonly backlogHoldReports: number;
+  /** ...of its weighted share among the vifs throttled lately (below it, it uses what it needs). */
+  readonly holdMinShare: number;
 
   /** Packet cap of a low-priority vif whose SLA names none. */
   readonly lowPacketCap: number;
@@ -75,10 +84,12 @@ export const DEFAULT_POLICY_CONFIG: PolicyConfig = Object.freeze({
 
   demandHeadroom: 2,
 
-  feedbackBand: 0.1,
+  feedbackBand: 0.05,
   gainStepMax: 1.25,
   gainMin: 0.5,
   gainMax: 2,
+  backlogHoldReports: 3,
+  holdMinShare: 0.5,
 
   lowPacketCap: 4,
 

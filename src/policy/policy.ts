@@ -35,6 +35,9 @@ interface Work {
   readonly activity: VifActivity;
   gain: number;
   tighten: number;
+  /** Reports since it was last throttled (0: this one); null: not since it appeared. */
+  readonly throttledAgo: number | null;
+  weighted: boolean;
   fullStreak: number;
   limitBytes: number;
   peersLatencyNs: number;
@@ -94,9 +97,12 @@ export function computePolicy(input: PolicyInput, prev: PolicyState, cfg: Policy
       floor = floorBytes(uplink.rateBitsPerSec, uplink.mtu, cfg);
       floors.set(uplink.id, floor);
     }
+    const activity = report ? activityOf(r, report.intervalNs, floor, cfg) : (p?.activity ?? IDLE);
+    const ago = p?.throttledAgo ?? null;
     const w: Work = {
-      vif, key, prev: p, report: r,
-      activity: report ? activityOf(r, report.intervalNs, floor, cfg) : (p?.activity ?? IDLE),
+      vif, key, prev: p, report: r, activity,
+      throttledAgo: !report ? ago : activity.backlogged ? 0 : ago === null ? null : ago + 1,
+      weighted: p?.weighted ?? false,
       gain: p?.gain ?? 1, tighten: p?.tighten ?? 1, fullStreak: p?.fullStreak ?? 0, limitBytes: 0, peersLatencyNs: 0, why: [],
     };
     const list = byUplink.get(uplink.id);
@@ -110,7 +116,9 @@ export function computePolicy(input: PolicyInput, prev: PolicyState, cfg: Policy
     uplinkStates.set(uplink.id, state);
     uplinkDecisions.push(decision);
     for (const w of works) {
-      vifStates.set(w.key, { gain: w.gain, tighten: w.tighten, fullStreak: w.fullStreak, activity: w.activity, limitBytes: w.limitBytes });
+      vifStates.set(w.key, {
+        gain: w.gain, tighten: w.tighten, fullStreak: w.fullStreak, activity: w.activity, throttledAgo: w.throttledAgo, weighted: w.weighted, limitBytes: w.limitBytes,
+      });
       decisions.push(settingsOf(w, uplink, cfg));
     }
   }
@@ -175,8 +183,10 @@ function runUplink(uplink: UplinkInput, works: Work[], prevState: UplinkState | 
   const highActive = works.filter((w) => w.vif.sla.priority === 'high' && w.activity.active);
   const claimants = highActive.length > 0 ? highActive : works.filter((w) => w.activity.active);
 
-  // ---- weights by feedback: only among vifs that want more than they get
-  const backlogged = claimants.filter((w) => w.activity.backlogged);
+  // ---- weights by feedback: only among vifs that want more than they get (without a report,
+  // who did in the last one)
+  if (report) markWeighted(works, claimants, cfg);
+  const backlogged = claimants.filter((w) => w.weighted);
   if (report) {
     const steps = steerGains(backlogged.map((w) => ({ weight: w.vif.sla.weight, gain: w.gain, deliveredBytes: w.report?.bytes ?? 0 })), cfg);
     steps.forEach((s, i) => {
@@ -194,7 +204,7 @@ function runUplink(uplink: UplinkInput, works: Work[], prevState: UplinkState | 
     const wp = Math.min(weightPoolBytes(backlogged.map((w) => ({ weight: w.vif.sla.weight, gain: w.gain })), floor), bytesAtRate(cfg.budgetMaxNs, rate), LIMIT_MAX);
     if (wp > pool) {
       pool = wp;
-      budgetWhy.push({ code: 'raised-for-weights', detail: `pool ${kib(wp)}: the weights of ${backlogged.length} throttled vifs above their floors of ${kib(floor)}` });
+      budgetWhy.push({ code: 'raised-for-weights', detail: `pool ${kib(wp)}: the weights of ${backlogged.length} throttled (or lately throttled) vifs above their floors of ${kib(floor)}` });
     }
   }
 
@@ -231,7 +241,7 @@ function runUplink(uplink: UplinkInput, works: Work[], prevState: UplinkState | 
   // ---- split the pool among the claimants, work-conserving
   const claims: Claim[] = claimants.map((w) => ({
     weight: w.vif.sla.weight * w.gain,
-    cap: Math.min(w.activity.backlogged ? Infinity : w.activity.demandBytes, w.vif.sla.pendingBytes ?? Infinity),
+    cap: Math.min(w.weighted ? Infinity : w.activity.demandBytes, w.vif.sla.pendingBytes ?? Infinity),
   }));
   const alloc = waterFill(pool, claims);
   let weightSum = 0;
@@ -241,7 +251,7 @@ function runUplink(uplink: UplinkInput, works: Work[], prevState: UplinkState | 
   claimants.forEach((w, i) => {
     const a = alloc[i] ?? 0;
     const c = claims[i];
-    w.why.unshift(c && a < Math.floor((pool * c.weight) / weightSum) && !w.activity.backlogged
+    w.why.unshift(c && a < Math.floor((pool * c.weight) / weightSum) && !w.weighted
       ? new Reason('demand', a)
       : new Reason('budget-share', a, pool, w.vif.sla.weight, w.gain, claimants.length));
     let limit = Math.floor(a * w.tighten);
@@ -276,6 +286,31 @@ function runUplink(uplink: UplinkInput, works: Work[], prevState: UplinkState | 
     activeVifs: claimants.length, why: budgetWhy,
   };
   return { state: { ...state, calmStreak }, decision };
+}
+
+/**
+ * Who takes part in the weights after a report: every throttled claimant, and one throttled in
+ * the last `backlogHoldReports` reports or weighted in the previous one that still delivered at
+ * least `holdMinShare` of its weighted share among these (its guest, not its limit, held it back
+ * this interval: a bulk TCP sender whose small queues stay under a raised limit). A vif that
+ * sends little drops out at once and is capped at what it uses, as before.
+ */
+function markWeighted(works: Work[], claimants: Work[], cfg: PolicyConfig): void {
+  for (const w of works) w.weighted = false;
+  for (const w of claimants) w.weighted = w.activity.backlogged;
+  const lately = claimants.filter((w) => w.activity.backlogged || w.prev?.weighted === true || (w.throttledAgo !== null && w.throttledAgo <= cfg.backlogHoldReports));
+  if (lately.length < 2) return;
+  let delivered = 0;
+  let weights = 0;
+  for (const w of lately) {
+    delivered += w.report?.bytes ?? 0;
+    weights += w.vif.sla.weight;
+  }
+  if (delivered <= 0 || weights <= 0) return;
+  for (const w of lately) {
+    if (w.weighted) continue;
+    w.weighted = (w.report?.bytes ?? 0) / delivered >= cfg.holdMinShare * (w.vif.sla.weight / weights);
+  }
 }
 
 /**

@@ -27,6 +27,10 @@ export interface VifState {
   /** Consecutive reports with its share full while peers' latency alarmed. */
   readonly fullStreak: number;
   readonly activity: VifActivity;
+  /** Reports since it was last throttled (0: the last one); null: not since it appeared. */
+  readonly throttledAgo: number | null;
+  /** Takes part in the weights (throttled, or held: see PolicyConfig.backlogHoldReports). */
+  readonly weighted: boolean;
   /** The limit last emitted (for the deadband). */
   readonly limitBytes: number;
 }
