@@ -67,7 +67,7 @@ t.test('a watch event re-reads only the node it names (and its subtree); removal
   xs.reads.length = 0;
   xs.write(`${base}/pending-bytes`, '2100', DOM0_ONLY(5));
   await waitFor('limit 2100', () => limitOf(k, 10) === 2100);
-  t.same([...new Set(xs.reads)], [`${base}/pending-bytes`], 'one node read (value, perms, children), not the guest\'s tree');
+  t.same([...new Set(xs.reads)], [`${base}/pending-bytes`], 'one node read (value and permissions: a known leaf), not the guest\'s tree');
   // the same node, now guest-owned (a permission change fires the watch too): ignored
   xs.nodes.set(`${base}/pending-bytes`, { value: Buffer.from('2100'), perms: GUEST_OWNED(5) });
   xs.fire(`${base}/pending-bytes`);
@@ -261,6 +261,41 @@ t.test('an SLA write on an idle loop: one pass on the next turn, no debounce tim
   t.same([...new Set(xs.reads)], ['/local/domain/5/vifq/pending-bytes'], 'only the written node read');
   t.same(d.snapshot().lastPass?.reasons, ['xenstore:/local/domain/5/vifq/pending-bytes']);
   t.equal(d.snapshot().lastPass?.resynced, false);
+});
+
+t.test('the debug line of a pass: where its time went, and how much of it was this process\'s CPU', async (t) => {
+  const { k, xs, lines } = await quiet();
+  xs.write('/local/domain/5/vifq/pending-bytes', '2000', DOM0_ONLY(5));
+  await waitFor('limit 2000', () => limitOf(k, 10) === 2000, 1000);
+  await waitFor('its pass line', () => lines.some((l) => l.fields.event === 'pass' && JSON.stringify(l.fields.reasons).includes('pending-bytes')), 1000);
+  const f = lines.filter((l) => l.fields.event === 'pass').pop()?.fields ?? {};
+  const num = (x: unknown): number => (typeof x === 'number' ? x : NaN);
+  t.same(Object.keys((f.phases ?? {}) as object), ['read', 'dump', 'config', 'policy', 'apply'], 'the phases');
+  t.ok(num(f.queuedMs) >= 0 && num(f.durationMs) >= 0, `queuedMs ${String(f.queuedMs)}, durationMs ${String(f.durationMs)}`);
+  t.ok(num(f.logMs) >= 0, `logMs ${String(f.logMs)} (its vif-set line)`);
+  t.ok(num(f.readCpuMs) >= 0 && num(f.readCpuMs) <= num(f.cpuMs), `readCpuMs ${String(f.readCpuMs)} within cpuMs ${String(f.cpuMs)}`);
+});
+
+t.test('a write to a node already read (a leaf): its value and permissions only, no directory listing', async (t) => {
+  const { k, xs } = await quiet();
+  const base = '/local/domain/5/vifq';
+  const listed: string[] = [];
+  const directory = xs.directory.bind(xs);
+  xs.directory = async (p: string) => { listed.push(p); return directory(p); };
+  xs.write(`${base}/pending-bytes`, '2000', DOM0_ONLY(5));
+  await waitFor('limit 2000', () => limitOf(k, 10) === 2000, 1000);
+  t.same(listed, [`${base}/pending-bytes`], 'a node not read before: listed (it could have children)');
+  listed.length = 0;
+  xs.reads.length = 0;
+  xs.write(`${base}/pending-bytes`, '2100', DOM0_ONLY(5));
+  await waitFor('limit 2100', () => limitOf(k, 10) === 2100, 1000);
+  t.same(listed, [], 'the known leaf: not listed');
+  t.same(xs.reads, [`${base}/pending-bytes`, `${base}/pending-bytes`], 'two requests: value and permissions');
+  // it gains a child: that write's own event reads the child; the parent stays as it was
+  xs.write(`${base}/pending-bytes/x`, '1', DOM0_ONLY(5));
+  xs.write(`${base}/pending-bytes`, '2200', DOM0_ONLY(5));
+  await waitFor('limit 2200', () => limitOf(k, 10) === 2200, 1000);
+  t.ok(listed.includes(`${base}/pending-bytes`), 'an event under the node in the same pass: the node is listed again');
 });
 
 t.test('a burst still coalesces: writes in one go make one pass, writes during a pass make one more', async (t) => {
