@@ -6,6 +6,9 @@
  * kernel as the host setting `on-stop` says (reset here; keep is the default and is covered by
  * the unit tests). Its metrics endpoint shows both guests' limits and the uplink's line rate,
  * and a hotplug-style nudge on the control socket is answered {ok: true}.
+ * Weights (issue 12): with SLA weights 1:3 written by dom0 (guest read-only), two guests
+ * bulk-sending TCP get uplink shares within 10% of 25%/75%, and when the heavy one stops the
+ * light one has the whole uplink within one second.
  * Direction (issue 14): a short scenario (a) of the noisy-neighbour bench (the victim pings the
  * sink 10/s, domu2 sends TCP bulk and a 1400-byte UDP flood), first stock (vifqd stopped with
  * on-stop reset: every vif's limits 0), then vifqd on its defaults, in this boot: vifq's victim
@@ -21,7 +24,7 @@
 import t, { type Test } from 'tap';
 import { Lab, type Guest } from '../lab/lab.js';
 import { buildVifqModule, dumpVifs, percentile, type VifInfo } from '../lab/vifq.js';
-import { unloadNetback } from '../lab/scenarios.js';
+import { bytesBetween, heavyStop, reachTime, unloadNetback, weightedBulk } from '../lab/scenarios.js';
 import { noisyPhase, type PhaseResult, type Timing } from '../../bench/lib/nn/phase.js';
 
 const LOG = '/tmp/vifqd.log';
@@ -250,6 +253,70 @@ let b = ""; s.on("data", (d) => { b += d; if (b.includes("\\n")) { console.log(b
   await lab.dom0('sleep 1'); // pino's line after the pass
   const passes = (await logLines()).filter((l) => l.event === 'pass') as Array<LogLine & { reasons?: string[] }>;
   t.ok(passes.some((l) => l.reasons?.includes(`control:hotplug:vif${g1.domid}.0`)), 'the nudge ran a pass named by its reason and vif');
+});
+
+/** The uplink's line rate (tbf 4mbit) in bytes/s of Ethernet frames, as tbf and the vifs count them. */
+const LINE_RATE = 4e6 / 8;
+/** Weights: seconds of bulk before the shares are measured (vifqd steers once per 1 s report), then the window. */
+const SETTLE_SECS = 10;
+const WINDOW_SECS = 20;
+/** TCP streams per guest in the weights case: enough that the heavy guest's in-flight data reaches its limit (TSQ caps each stream's). */
+const WEIGHT_STREAMS = Number(process.env.VIFQD_WEIGHT_STREAMS ?? 4);
+
+t.test('weights 1:3 from dom0-owned SLA nodes: uplink shares within 10% of 25%/75%; the light guest gets the whole uplink within 1 s of the heavy one stopping', async (t) => {
+  const [light, heavy] = [G(1), G(2)];
+  // the operator's write: dom0 owns each weight node, the guest may only read it (domu2's own
+  // weight node from the untrusted case is removed first)
+  await lab.dom0Ok(([[light, 1], [heavy, 3]] as const).map(([g, w]) => `xenstore-rm ${sla(g.domid)}/weight 2>/dev/null; xenstore-write ${sla(g.domid)}/weight ${w} && xenstore-chmod ${sla(g.domid)}/weight n0 r${g.domid}`).join('\n'));
+  const logFrom = (await logLines()).length;
+  const wb = await weightedBulk(lab, light, heavy, { heavySecs: SETTLE_SECS + WINDOW_SECS + 1, afterSecs: 4, streams: WEIGHT_STREAMS });
+  t.equal(wb.code, 0, `both guests' bulk TCP ran (${wb.samples.length} readings): ${wb.stderr}`);
+  const t0 = wb.samples[0]?.t ?? 0;
+  // how it went, 2 s at a time: light / heavy kB/s
+  const bins: string[] = [];
+  for (let s = 0; s < SETTLE_SECS + WINDOW_SECS + 8; s += 2) {
+    const b = bytesBetween(wb.samples, t0 + s, t0 + s + 2);
+    if (b.secs > 0) bins.push(`${s}s ${Math.round(b.light / b.secs / 1000)}/${Math.round(b.heavy / b.secs / 1000)}`);
+  }
+  t.comment(`light/heavy kB/s per 2 s (line rate ${LINE_RATE / 1000} kB/s): ${bins.join(', ')}`);
+  const sets = (await logLines()).slice(logFrom).filter((l) => l.event === 'vif-set') as Array<LogLine & { why?: string[] }>;
+  t.comment(`vifqd's limits meanwhile: ${sets.map((l) => `vif${l.domid}.0=${l.limitBytes}`).join(' ')}`);
+  const lastWhy = [...sets].reverse().find((l) => l.domid === heavy.domid)?.why;
+  if (lastWhy) t.comment(`heavy's last decision: ${lastWhy.join('; ')}`);
+
+  const w = bytesBetween(wb.samples, t0 + SETTLE_SECS, t0 + SETTLE_SECS + WINDOW_SECS);
+  const total = w.light + w.heavy;
+  const lightShare = total > 0 ? w.light / total : NaN;
+  const pct = (x: number): string => `${(x * 100).toFixed(1)}%`;
+  const figures = `light ${pct(lightShare)} / heavy ${pct(1 - lightShare)} over ${w.secs.toFixed(1)} s after ${SETTLE_SECS} s, uplink ${(total / w.secs / LINE_RATE).toFixed(2)}x line rate`;
+  t.comment(`weights 1:3: ${figures}`);
+  t.ok(w.secs >= WINDOW_SECS - 1, `the window was measured (${w.secs.toFixed(1)} s)`);
+  // within 10% of the targets: light in [22.5%, 27.5%] (so heavy in [72.5%, 77.5%])
+  t.ok(Math.abs(lightShare - 0.25) <= 0.025, `shares within 10% of 25%/75%: ${figures}`);
+
+  const stop = heavyStop(wb.samples);
+  t.ok(stop !== undefined, 'the heavy guest stopped within the readings');
+  if (stop !== undefined) {
+    // the whole uplink: 90% of its line rate, or of what the two guests got through it together
+    // in the window when the emulated CPUs, not the tbf, were the bottleneck (a busy TCG host)
+    const whole = Math.min(LINE_RATE, total / w.secs);
+    const reach = reachTime(wb.samples, stop, 0.9 * whole);
+    const alone = bytesBetween(wb.samples, stop + 1, stop + 3);
+    const aloneRate = alone.secs > 0 ? alone.light / alone.secs : 0;
+    const msg = `heavy stopped ${(stop - t0).toFixed(1)} s in; the light guest reached 90% of ${(whole / 1000).toFixed(0)} kB/s (line rate ${LINE_RATE / 1000}) over 0.5 s ${reach === undefined ? 'never' : `${(reach * 1000).toFixed(0)} ms`} after, then sent ${(aloneRate / 1000).toFixed(0)} kB/s (${(aloneRate / LINE_RATE).toFixed(2)}x line rate) over 1-3 s after`;
+    t.comment(msg);
+    t.ok(reach !== undefined && reach <= 1.0, `the light guest has the whole uplink within 1 s: ${msg}`);
+    t.ok(aloneRate >= 0.9 * whole, `and keeps it: ${msg}`);
+  }
+  // undo the weights: both vifs back on defaults. An idle uplink sends no release report, so the
+  // light guest's last limit (its share alone) stays until a report shows both vifs using little:
+  // a few pings from each guest give one
+  await lab.dom0Ok(`xenstore-rm ${sla(light.domid)}/weight; xenstore-rm ${sla(heavy.domid)}/weight`);
+  await Promise.all([light, heavy].map((g) => lab.guest(g.n, 'ping -c 8 -i 0.25 -W 2 198.18.0.100 >/dev/null; true', { timeoutMs: 60_000 })));
+  await lab.dom0Ok('sleep 2');
+  const c = await converged();
+  t.same(c.diff, [], `the kernel holds what vifqd wants (${c.reads} reading(s))`);
+  onDefaults(t, c.state);
 });
 
 /** Direction test: scenario (a) phases, shorter than the bench's. */

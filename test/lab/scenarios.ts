@@ -334,3 +334,91 @@ export function overRangeLimitRequests(ifindex: number): { what: string; request
     { what: 'limit-bytes 2^31', request: ['raw', 'vif-set', nlAttr(IFINDEX, le32(ifindex)) + nlAttr(LIMIT_BYTES, le32(2147483648))] },
   ];
 }
+
+/** One reading of two vifs' byte counters in dom0: uptime (s) and rx_bytes (what each guest sent into dom0). */
+export interface TwoVifSample { t: number; light: number; heavy: number }
+
+export interface WeightedBulk {
+  code: number;
+  stderr: string;
+  samples: TwoVifSample[];
+}
+
+/**
+ * Two guests bulk-send TCP to the sink (`streams` nc streams each, /dev/zero) while dom0 reads
+ * both vifs' rx_bytes about every 0.1 s (bash builtins, no fork per reading). The heavy guest's
+ * streams end after `heavySecs` (its socket buffers still drain after that); once its vif has
+ * been quiet (< 1000 B per reading) for ten readings, dom0 reads on for `afterSecs` and then
+ * stops the light guest's streams. Under vifq nothing is dropped in dom0 (pending is bounded far
+ * below the uplink queue), so what a guest sent into dom0 is what left the uplink for it.
+ */
+export async function weightedBulk(lab: Lab, light: Guest, heavy: Guest, o: { heavySecs: number; afterSecs: number; streams: number }): Promise<WeightedBulk> {
+  // busybox timeout execs nc in its own process: $! is nc, which the light guest's stop kills
+  // (by pid: a killall would take the guest's labsh listener with it)
+  const bulk = (secs: number): string => `rm -f /tmp/wb.pids; for i in ${Array.from({ length: o.streams }, (_, i) => i + 1).join(' ')}; do timeout ${secs} nc 198.18.0.100 6000 </dev/zero & echo $! >> /tmp/wb.pids; done; wait; true`;
+  const maxReadings = (o.heavySecs + o.afterSecs + 60) * 10;
+  const r = await lab.dom0(`rm -f /tmp/wb-heavy.done
+sl=/sys/class/net/vif${light.domid}.0/statistics/rx_bytes; sh=/sys/class/net/vif${heavy.domid}.0/statistics/rx_bytes
+/lab/gexec ${light.ip} ${shq(bulk(o.heavySecs + o.afterSecs + 90))} >/dev/null 2>&1 & lp=$!
+/lab/gexec ${heavy.ip} ${shq(bulk(o.heavySecs))} >/dev/null 2>&1 && touch /tmp/wb-heavy.done & hp=$!
+last=0; quiet=0; after=-1
+for n in $(seq ${maxReadings}); do
+  read up _ < /proc/uptime; read a < $sl; read b < $sh
+  echo "s $up $a $b"
+  if [ -e /tmp/wb-heavy.done ] && [ $after -lt 0 ]; then
+    if [ $((b - last)) -lt 1000 ]; then quiet=$((quiet + 1)); else quiet=0; fi
+    [ $quiet -ge 10 ] && after=$(( ${o.afterSecs} * 10 ))
+  fi
+  if [ $after -ge 0 ]; then after=$((after - 1)); [ $after -lt 0 ] && break; fi
+  last=$b
+  sleep 0.1
+done
+/lab/gexec ${light.ip} 'kill $(cat /tmp/wb.pids) 2>/dev/null; true' >/dev/null 2>&1
+wait $lp $hp 2>/dev/null
+[ -e /tmp/wb-heavy.done ] || echo "the heavy guest's streams did not end" >&2`, { timeoutMs: (o.heavySecs + o.afterSecs + 150) * 1000 });
+  const samples = [...r.stdout.matchAll(/^s ([0-9.]+) (\d+) (\d+)$/gm)].map((m) => ({ t: Number(m[1]), light: Number(m[2]), heavy: Number(m[3]) }));
+  return { code: r.code, stderr: r.stderr.trim(), samples };
+}
+
+/** Bytes each guest sent over [from, to] (seconds on the samples' clock), by the readings closest inside it. */
+export function bytesBetween(samples: readonly TwoVifSample[], from: number, to: number): { secs: number; light: number; heavy: number } {
+  const inside = samples.filter((s) => s.t >= from && s.t <= to);
+  const a = inside[0];
+  const b = inside[inside.length - 1];
+  if (!a || !b || b.t <= a.t) return { secs: 0, light: 0, heavy: 0 };
+  return { secs: b.t - a.t, light: b.light - a.light, heavy: b.heavy - a.heavy };
+}
+
+/**
+ * When the heavy guest stopped: the time of the reading after which its bytes grew by less than
+ * `quietBytes` in total to the end (its last burst of data); undefined if it never went quiet.
+ */
+export function heavyStop(samples: readonly TwoVifSample[], quietBytes = 3000): number | undefined {
+  const last = samples[samples.length - 1];
+  if (!last) return undefined;
+  let stop: number | undefined;
+  for (let i = samples.length - 1; i >= 0; i--) {
+    const s = samples[i] as TwoVifSample;
+    if (last.heavy - s.heavy >= quietBytes) break;
+    stop = s.t;
+  }
+  return stop === last.t ? undefined : stop;
+}
+
+/**
+ * How long after `from` the light guest first sent at least `bytesPerSec` over a trailing window
+ * of `windowSecs` (the window's end − from, seconds); undefined if it never did.
+ */
+export function reachTime(samples: readonly TwoVifSample[], from: number, bytesPerSec: number, windowSecs = 0.5): number | undefined {
+  for (let j = 0; j < samples.length; j++) {
+    const e = samples[j] as TwoVifSample;
+    if (e.t < from + windowSecs) continue;
+    // the latest reading at least windowSecs before this one, not before `from`
+    let i = j;
+    while (i > 0 && e.t - (samples[i] as TwoVifSample).t < windowSecs) i--;
+    const s = samples[i] as TwoVifSample;
+    if (s.t < from - 0.05 || e.t <= s.t) continue;
+    if ((e.light - s.light) / (e.t - s.t) >= bytesPerSec) return e.t - from;
+  }
+  return undefined;
+}
