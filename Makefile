@@ -41,6 +41,7 @@ node_modules/.package-lock.json: package.json package-lock.json
 build: deps-npm
 	npm run build:native --silent
 	npx tsc -p tsconfig.json
+	node --import tsx scripts/bundle-cli.ts
 	npx tsc -p test/tsconfig.json --noEmit
 
 lab-images: deps-debian

@@ -3,7 +3,9 @@
  * ratio to `node -e 0` measured in the same dom0 in the same interleaved rounds; the host's
  * figures are bench/cli-start.ts's. vifqd runs (the vifq netback, no guests), so `status` is
  * the whole path an operator waits for: node, oclif, the command's lazy imports, the control
- * socket's round trip and the xenstore name lookup. `vifq --version` is oclif alone. Each run
+ * socket's round trip and the xenstore name lookup. `vifq --version` is oclif alone. "unbundled":
+ * `status --json` with VIFQ_CLI_UNBUNDLED=1 (tsc's dist/ instead of the bundle `make build`
+ * writes, dist/bundle/vifq.js), the start before the bundle, in the same rounds. Each run
  * is a fresh process timed in dom0 (EPOCHREALTIME around it), one dom0 script per round, so
  * the lab's command queue is not in the figures. Figures are medians.
  *
@@ -28,6 +30,7 @@ const variants: Variant[] = [
   { name: 'node -e 0', cmd: 'node -e 0', expectExit: 0 },
   { name: 'vifq --version', cmd: 'node /vifq/bin/vifq --version', expectExit: 0 },
   { name: 'vifq status --json', cmd: 'node /vifq/bin/vifq status --json', expectExit: 0 },
+  { name: 'vifq status --json, unbundled', cmd: 'VIFQ_CLI_UNBUNDLED=1 node /vifq/bin/vifq status --json', expectExit: 0 },
 ];
 
 /** One dom0 script: each variant once, in order; "name<TAB>exit<TAB>µs" a line. */
@@ -76,7 +79,7 @@ cat ${LOG}; exit 1`, { timeoutMs: 300_000 });
     benchmark: 'cli-start-lab', command, date: new Date().toISOString(), dom0Kernel: kernel, rounds: ROUNDS,
     dom0Loadavg1m: loads, hostCpus: cpus().length, hostLoadavg1m: Number((loadavg()[0] ?? 0).toFixed(2)), rows,
   };
-  for (const row of rows) console.log(`${row.command.padEnd(20)} ${String(row.medianMs).padStart(7)} ms  ×${row.ratioToNode.toFixed(2)} node -e 0  (${row.samplesMs.join(', ')})`);
+  for (const row of rows) console.log(`${row.command.padEnd(30)} ${String(row.medianMs).padStart(7)} ms  ×${row.ratioToNode.toFixed(2)} node -e 0  (${row.samplesMs.join(', ')})`);
   mkdirSync(join(REPO, 'bench/results'), { recursive: true });
   writeFileSync(join(REPO, 'bench/results/cli-start-lab.json'), `${JSON.stringify(result, null, 2)}\n`);
   replaceSection(join(REPO, 'docs/BENCHMARKS.md'), 'cli-start-lab', `
@@ -86,12 +89,12 @@ cat ${LOG}; exit 1`, { timeoutMs: 300_000 });
 host ${result.hostCpus} CPUs, load ${result.hostLoadavg1m}; raw: \`bench/results/cli-start-lab.json\`).
 Each command a fresh process timed in dom0, ${ROUNDS} interleaved rounds after one warm-up round, medians; the ratio is to
 \`node -e 0\` in the same rounds. vifqd runs (vifq netback, no guests): \`status\` includes the control socket's round trip.
-In the lab dom0, /usr (node) and /vifq (the repo, node_modules) are 9p mounts served by QEMU under TCG: every
-open and stat is a round trip through the emulator. \`node -e 0\` touches a few dozen paths; \`vifq --version\` opens
-about 400 files (280 of them in node_modules, mostly @oclif/core) and stats or readlinks about 1400 paths
-(\`strace -f -e trace=openat,statx,newfstatat,readlink node bin/vifq --version\` on the host), so the ratio here
-likely owes most of its size to that file count times the 9p round trip (not separated here); a real dom0 reads
-them from its disk, and bundling the CLI into one file would be the way to cut it.
+In the lab dom0, /usr (node) and /vifq (the repo; node_modules and dist from a second, read-only share with the page
+cache) are 9p mounts served by QEMU under TCG: every open and stat is a round trip through the emulator, and node
+compiles every module it loads. \`vifq\` runs the bundle \`make build\` writes (\`dist/bundle/vifq.js\`: oclif and the commands'
+static part in one module, what a command imports in \`run()\` in chunks beside it); "unbundled" is \`VIFQ_CLI_UNBUNDLED=1\`, tsc's
+\`dist/\` and node_modules module by module as before the bundle (less the glob of dist/commands). Files opened on the host:
+the host section's last column (bench/cli-start.ts, strace).
 
 | command | median | runs | × node -e 0 |
 |---|---:|---|---:|

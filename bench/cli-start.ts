@@ -3,8 +3,10 @@
  * the same interleaved rounds (the machine is shared: only the ratio means something).
  * Commands: `node -e 0` (the baseline), `vifq --version` (oclif alone), `vifq status --json`
  * with no vifqd listening (oclif, the command's lazy imports and the control client, up to the
- * "vifqd is not running" answer, exit 3), `vifq doctor --json` (every host check; not on Xen
- * here, so most report errors). Each run is a fresh process; figures are medians.
+ * "vifqd is not running" answer, exit 3), the same unbundled (VIFQ_CLI_UNBUNDLED=1: tsc's dist/
+ * instead of the bundle `make build` writes, in the same rounds), `vifq doctor --json` (every host
+ * check; not on Xen here, so most report errors). Each run is a fresh process; figures are
+ * medians. With strace on the PATH, each command also runs once under it: the files it opened.
  *
  * Run (from the repo root, after `make build`):
  *   node --import tsx bench/cli-start.ts
@@ -12,8 +14,8 @@
  * section of docs/BENCHMARKS.md. In the TCG dom0 (node's own start 10-15 s): bench/cli-start-lab.ts.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg } from 'node:os';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { arg } from './lib/args.js';
@@ -25,17 +27,35 @@ const ROUNDS = arg('rounds', 7);
 const VIFQ = join(REPO, 'bin', 'vifq');
 const NO_SOCKET = '/nonexistent/vifq-bench/control.sock';
 
-interface Variant { name: string; argv: string[]; expectExit: number[] }
+interface Variant { name: string; argv: string[]; expectExit: number[]; unbundled?: boolean }
 const variants: Variant[] = [
   { name: 'node -e 0', argv: ['-e', '0'], expectExit: [0] },
   { name: 'vifq --version', argv: [VIFQ, '--version'], expectExit: [0] },
   { name: 'vifq status --json', argv: [VIFQ, 'status', '--json', '--socket', NO_SOCKET], expectExit: [3] },
+  { name: 'vifq status --json, unbundled', argv: [VIFQ, 'status', '--json', '--socket', NO_SOCKET], expectExit: [3], unbundled: true },
   { name: 'vifq doctor --json', argv: [VIFQ, 'doctor', '--json'], expectExit: [0, 1] },
 ];
 
+function envOf(v: Variant): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, VIFQ_CONTROL_SOCKET: NO_SOCKET };
+  if (v.unbundled) env['VIFQ_CLI_UNBUNDLED'] = '1';
+  else delete env['VIFQ_CLI_UNBUNDLED'];
+  return env;
+}
+
+/** Files the command opened (strace -z: successful openat calls only), or undefined without strace. */
+function filesOpened(v: Variant): number | undefined {
+  const log = join(tmpdir(), `vifq-cli-start-${process.pid}.strace`);
+  const r = spawnSync('strace', ['-f', '-qq', '-z', '-e', 'trace=openat', '-o', log, process.execPath, ...v.argv], { cwd: REPO, encoding: 'utf8', env: envOf(v) });
+  if (r.error || !existsSync(log)) return undefined;
+  const n = readFileSync(log, 'utf8').split('\n').filter((l) => l.includes('openat(')).length;
+  rmSync(log, { force: true });
+  return n;
+}
+
 function runOnce(v: Variant): number {
   const t0 = process.hrtime.bigint();
-  const r = spawnSync(process.execPath, v.argv, { cwd: REPO, encoding: 'utf8', env: { ...process.env, VIFQ_CONTROL_SOCKET: NO_SOCKET } });
+  const r = spawnSync(process.execPath, v.argv, { cwd: REPO, encoding: 'utf8', env: envOf(v) });
   const ms = Number(process.hrtime.bigint() - t0) / 1e6;
   if (r.error) throw r.error;
   if (!v.expectExit.includes(r.status ?? -1)) {
@@ -51,14 +71,14 @@ for (let r = 0; r < ROUNDS; r++) for (const v of variants) samples.get(v.name)?.
 const base = median(samples.get('node -e 0') ?? []);
 const rows = variants.map((v) => {
   const ms = median(samples.get(v.name) ?? []);
-  return { command: v.name, medianMs: Number(ms.toFixed(1)), ratioToNode: Number((ms / base).toFixed(2)) };
+  return { command: v.name, medianMs: Number(ms.toFixed(1)), ratioToNode: Number((ms / base).toFixed(2)), filesOpened: filesOpened(v) ?? null };
 });
 const command = `node --import tsx bench/cli-start.ts --rounds ${ROUNDS}`;
 const result = {
   benchmark: 'cli-start', command, date: new Date().toISOString(), node: process.version, cpus: cpus().length,
   loadavg1m: Number((loadavg()[0] ?? 0).toFixed(2)), rounds: ROUNDS, rows,
 };
-for (const row of rows) console.log(`${row.command.padEnd(22)} ${row.medianMs.toFixed(0).padStart(6)} ms  ×${row.ratioToNode.toFixed(2)} node -e 0`);
+for (const row of rows) console.log(`${row.command.padEnd(32)} ${row.medianMs.toFixed(0).padStart(6)} ms  ×${row.ratioToNode.toFixed(2)} node -e 0  ${row.filesOpened ?? '?'} files opened`);
 mkdirSync(join(REPO, 'bench/results'), { recursive: true });
 writeFileSync(join(REPO, 'bench/results/cli-start.json'), `${JSON.stringify(result, null, 2)}\n`);
 replaceSection(join(REPO, 'docs/BENCHMARKS.md'), 'cli-start', `
@@ -67,9 +87,11 @@ replaceSection(join(REPO, 'docs/BENCHMARKS.md'), 'cli-start', `
 \`${command}\` (${result.date.slice(0, 10)}; node ${process.version}; ${result.cpus} CPUs, load ${result.loadavg1m}; raw: \`bench/results/cli-start.json\`).
 Each command a fresh process, ${ROUNDS} interleaved rounds, medians; the ratio is to \`node -e 0\` in the same rounds.
 \`status\` has no vifqd to reach here (it answers "vifqd is not running", exit 3): the figure is the CLI's own start,
-not the control socket's round trip. In the TCG dom0: the next section (bench/cli-start-lab.ts, a lab boot).
+not the control socket's round trip. "unbundled": the same command with \`VIFQ_CLI_UNBUNDLED=1\`, tsc's \`dist/\` instead of
+the bundle \`make build\` writes (\`dist/bundle/vifq.js\`, scripts/bundle-cli.ts). Files opened: successful \`openat\` calls
+under \`strace -f -z\` (one run each; node's own libraries included). In the TCG dom0: the next section (bench/cli-start-lab.ts).
 
-| command | median | × node -e 0 |
-|---|---:|---:|
-${rows.map((r) => `| \`${r.command}\` | ${r.medianMs.toFixed(0)} ms | ${r.ratioToNode.toFixed(2)} |`).join('\n')}
+| command | median | × node -e 0 | files opened |
+|---|---:|---:|---:|
+${rows.map((r) => `| \`${r.command}\` | ${r.medianMs.toFixed(0)} ms | ${r.ratioToNode.toFixed(2)} | ${r.filesOpened ?? '?'} |`).join('\n')}
 `);

@@ -2,7 +2,7 @@ import { Flags } from '@oclif/core';
 import { VifqCommand } from '../cli/base-command.js';
 import { EXIT } from '../cli/exit-codes.js';
 import { controlFlags } from '../cli/control.js';
-import { runHostChecks, type CheckResult } from '../doctor/checks.js';
+import type { CheckResult } from '../doctor/checks.js';
 
 export interface DoctorResult {
   checks: CheckResult[];
@@ -23,6 +23,8 @@ export default class Doctor extends VifqCommand {
 
   async run(): Promise<DoctorResult> {
     const { flags } = await this.parse(Doctor);
+    // imported here, not at the top: the checks load the netlink, genl and xenstore clients
+    const { runHostChecks } = await import('../doctor/checks.js');
     const checks = [...await runHostChecks(), ...await this.serviceChecks(flags.socket)];
     const ok = checks.every((c) => c.status === 'ok' || (c.status === 'warn' && !flags.strict));
     if (!this.jsonEnabled()) {
