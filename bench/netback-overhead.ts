@@ -12,6 +12,10 @@
  * to dom0 (198.18.0.1, no bottleneck queue); the rate is what dom0's vif took
  * from the guest (its rx counters). Under QEMU/TCG guest and dom0 share one
  * emulated CPU, so netback's per-packet cost shows up as guest TX rate.
+ * After each load the vif's throttle counters are read (vif-get dump; the module
+ * was loaded for this variant, so they count from zero): a limited variant that
+ * throttled measured its limit, not the cost of the checks. Every variant runs
+ * the same dump (stock has no vifq family: it fails after the same node start).
  */
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -31,7 +35,12 @@ const VARIANTS: Variant[] = ['stock', 'vifq-unlimited', 'vifq-limited'];
 const LIMIT_BYTES = 262_144;
 const LIMIT_PACKETS = 256;
 
-interface Sample { variant: Variant; round: number; udpPps: number; udpMbit: number; tcpMbit: number; tcpPps: number }
+/** What the vif's vifq counters said after a load (null: stock, no vifq family). */
+interface Throttling { events: number; throttledMs: number }
+interface Sample {
+  variant: Variant; round: number; udpPps: number; udpMbit: number; tcpMbit: number; tcpPps: number;
+  udpThrottling: Throttling | null; tcpThrottling: Throttling | null;
+}
 
 // the series of the lab kernel the run boots (Lab.boot's default: $LAB_KERNEL or 6.1)
 const SERIES = process.env.LAB_KERNEL ?? '6.1';
@@ -65,6 +74,21 @@ async function rate(lab: Lab, domid: number, guestCmd: string): Promise<{ pps: n
   return { pps: Math.round((packets * 1e6) / us), mbit: Math.round((bytes * 8) / us * 100) / 100 };
 }
 
+/** The vif's cumulative throttle counters, or null when the module has no vifq family. */
+async function throttling(lab: Lab, domid: number): Promise<Throttling | null> {
+  const r = await lab.dom0(`${DRIVER} dump`, { timeoutMs: 120_000 });
+  if (r.code !== 0) return null;
+  const vifs = JSON.parse(r.stdout) as { domid: number; handle: number; 'throttle-events'?: number; 'throttled-ns'?: number }[];
+  const vif = vifs.find((v) => v.domid === domid && v.handle === 0);
+  if (!vif) throw new Error(`vif-get dump has no vif${domid}.0: ${r.stdout.slice(0, 300)}`);
+  return { events: Number(vif['throttle-events'] ?? 0), throttledMs: Math.round(Number(vif['throttled-ns'] ?? 0) / 1e4) / 100 };
+}
+
+/** b - a, per counter (a load's own throttling from two cumulative readings). */
+function since(a: Throttling | null, b: Throttling | null): Throttling | null {
+  return a && b ? { events: b.events - a.events, throttledMs: Math.round((b.throttledMs - a.throttledMs) * 100) / 100 } : null;
+}
+
 const lab = await Lab.boot({ name: 'bench-netback-overhead' });
 const samples: Sample[] = [];
 let ok = false;
@@ -74,9 +98,13 @@ try {
     for (const variant of VARIANTS) {
       const domid = await loadModule(lab, variant);
       const udp = await rate(lab, domid, `udpblast 198.18.0.1 6001 ${SECS} 64`);
+      const afterUdp = await throttling(lab, domid);
       const tcp = await rate(lab, domid, `timeout ${SECS} nc 198.18.0.1 6000 < /dev/zero; true`);
-      samples.push({ variant, round, udpPps: udp.pps, udpMbit: udp.mbit, tcpMbit: tcp.mbit, tcpPps: tcp.pps });
-      process.stderr.write(`[overhead] round ${round} ${variant}: udp ${udp.pps} pps, tcp ${tcp.mbit} Mbit/s\n`);
+      const afterTcp = await throttling(lab, domid);
+      const tcpThrottling = since(afterUdp, afterTcp);
+      samples.push({ variant, round, udpPps: udp.pps, udpMbit: udp.mbit, tcpMbit: tcp.mbit, tcpPps: tcp.pps, udpThrottling: afterUdp, tcpThrottling });
+      const shown = (x: Throttling | null): string => (x ? `${x.events} throttle events, ${x.throttledMs} ms throttled` : 'no vifq counters');
+      process.stderr.write(`[overhead] round ${round} ${variant}: udp ${udp.pps} pps (${shown(afterUdp)}), tcp ${tcp.mbit} Mbit/s (${shown(tcpThrottling)})\n`);
     }
   }
   ok = true;
@@ -86,7 +114,9 @@ try {
   const rows = VARIANTS.map((v) => {
     const u = med(v, 'udpPps');
     const t = med(v, 'tcpMbit');
-    return { variant: v, udpPps: u, udpRatio: Math.round((u / base.udpPps) * 1000) / 1000, tcpMbit: t, tcpRatio: Math.round((t / base.tcpMbit) * 1000) / 1000 };
+    const own = samples.filter((s) => s.variant === v);
+    const events = (k: 'udpThrottling' | 'tcpThrottling'): string => (own.some((s) => s[k] === null) ? '–' : own.map((s) => s[k]?.events ?? 0).join(' / '));
+    return { variant: v, udpPps: u, udpRatio: Math.round((u / base.udpPps) * 1000) / 1000, tcpMbit: t, tcpRatio: Math.round((t / base.tcpMbit) * 1000) / 1000, udpThrottleEvents: events('udpThrottling'), tcpThrottleEvents: events('tcpThrottling') };
   });
   const command = `node --import tsx bench/netback-overhead.ts --rounds ${ROUNDS} --secs ${SECS}`;
   const doc = { benchmark: 'netback-overhead', command, date: new Date().toISOString(), kernel, limits: { bytes: LIMIT_BYTES, packets: LIMIT_PACKETS }, samples, medians: rows };
@@ -100,11 +130,12 @@ try {
 One guest sends to dom0 (no bottleneck queue): 64-byte UDP datagrams, then one TCP bulk stream, ${SECS} s each;
 rates are what dom0's vif took from the guest. The three modules are swapped in place in one boot and measured
 in ${ROUNDS} interleaved rounds; medians. "limited" = limit-bytes ${LIMIT_BYTES}, limit-packets ${LIMIT_PACKETS}
-(well above what this path keeps in flight, so it measures the cost of the checks, not throttling).
+(meant to sit above what this path keeps in flight, so that it measures the cost of the checks; the throttle
+events show whether it did: a round that throttled measured the limit too).
 
-| module | UDP 64 B pps | ratio to stock | TCP Mbit/s | ratio to stock |
-|---|---|---|---|---|
-${rows.map((r) => `| ${r.variant} | ${r.udpPps} | ${r.udpRatio.toFixed(3)} | ${r.tcpMbit} | ${r.tcpRatio.toFixed(3)} |`).join('\n')}
+| module | UDP 64 B pps | ratio to stock | throttle events (UDP, per round) | TCP Mbit/s | ratio to stock | throttle events (TCP, per round) |
+|---|---|---|---|---|---|---|
+${rows.map((r) => `| ${r.variant} | ${r.udpPps} | ${r.udpRatio.toFixed(3)} | ${r.udpThrottleEvents} | ${r.tcpMbit} | ${r.tcpRatio.toFixed(3)} | ${r.tcpThrottleEvents} |`).join('\n')}
 
 Target: vifq with limits 0 ≥ 0.98 × stock pps — ${unlimited && unlimited.udpRatio >= 0.98 ? 'met' : 'NOT met'} in this run
 (per-round samples in the JSON show the noise of the shared host).
