@@ -9,7 +9,7 @@ export LAB_KERNEL
 
 # Debian packages: lab (Xen, QEMU, image tools), module builds, kernel tooling (ynl, checkpatch)
 DEBS := qemu-system-x86 xen-hypervisor-4.17-amd64 xen-utils-4.17 xenstore-utils busybox-static \
-	cpio kmod iproute2 util-linux coreutils gzip xz-utils tcpdump ethtool gcc g++ make libc6-dev \
+	cpio kmod iproute2 util-linux coreutils gzip xz-utils zstd tcpdump ethtool gcc g++ make libc6-dev \
 	libelf-dev bc flex bison python3 python3-yaml python3-jsonschema perl dkms fonts-dejavu-core tmux
 
 help:
