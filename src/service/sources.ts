@@ -50,9 +50,9 @@ async function readFrom(xs: ServiceXenstore, path: string, depth: number): Promi
   const out: SlaNode[] = [];
   const visit = async (p: string, d: number): Promise<void> => {
     if (out.length >= MAX_NODES) return;
-    const [value, perms, kids] = await Promise.all([absent(xs.readBytes(p)), absent(xs.getPerms(p)), absent(xs.directory(p))]);
-    if (value === undefined || perms === undefined || out.length >= MAX_NODES) return; // gone meanwhile, or enough
-    out.push({ path: p, value, perms });
+    const [node, kids] = await Promise.all([readNode(xs, p), absent(xs.directory(p))]);
+    if (node === undefined || out.length >= MAX_NODES) return; // gone meanwhile, or enough
+    out.push(node);
     if (d >= MAX_DEPTH) return;
     // siblings in parallel: the client pipelines, so a tree costs its depth in round trips, not its size
     await Promise.all((kids ?? []).map((k) => visit(`${p}/${k}`, d + 1)));
