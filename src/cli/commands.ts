@@ -1,6 +1,7 @@
 /**
  * Every `vifq` command by its id: oclif's `explicit` command discovery (package.json
- * `oclif.commands`: `{strategy: "explicit", target: "./dist/bundle/vifq.js", identifier: "COMMANDS"}`).
+ * `oclif.commands`: `{strategy: "explicit", target: "./dist/cli/main.js", identifier: "COMMANDS"}`;
+ * src/cli/main.ts points the target at the copy that runs, the bundle or tsc's).
  * oclif takes the commands from this object instead of globbing dist/commands and importing
  * every file in it at start. A new file under src/commands/ must be added here
  * (test/unit/cli-commands.test.ts checks that the two agree).
