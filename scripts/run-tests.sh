@@ -107,20 +107,19 @@ lab_collect() {  # wait for the background lab files, show them, count them
 }
 lab_files() {  # lab_files [with-kernel]
     local f name kbeside=${KERNEL_BESIDE:-netback-teardown} entry fg bg bgs
-    local -A beside=()   # foreground file name -> its background files
-    local background=" "
+    local -A beside=()   # foreground file name -> its background files ("path path ")
     for entry in ${LAB_BESIDE-cli:negative-control,xenstore,lab-basic kernel-6.12:netback-limits}; do
         fg=${entry%%:*}
         [ -e "test/e2e/$fg.test.ts" ] || continue
         IFS=, read -ra bgs <<<"${entry#*:}"
         for bg in "${bgs[@]}"; do
             [ -e "test/e2e/$bg.test.ts" ] || continue
-            beside[$fg]+="test/e2e/$bg.test.ts "; background+="test/e2e/$bg.test.ts "
+            beside[$fg]+="test/e2e/$bg.test.ts "
         done
     done
     for f in test/e2e/*.test.ts; do
         name=$(basename "$f" .test.ts)
-        [[ "$background" == *" $f "* ]] && continue
+        [[ " ${beside[*]} " == *" $f "* ]] && continue   # runs in the background of another
         [ "${1:-}" = with-kernel ] && [ "$name" = "$kbeside" ] && kernel_background
         # shellcheck disable=SC2086  # a list of paths without spaces
         [ -n "${beside[$name]:-}" ] && lab_background ${beside[$name]}
