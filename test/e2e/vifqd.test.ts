@@ -24,7 +24,8 @@
 import t, { type Test } from 'tap';
 import { Lab, type Guest } from '../lab/lab.js';
 import { buildVifqModule, dumpVifs, percentile, type VifInfo } from '../lab/vifq.js';
-import { bytesBetween, heavyStop, reachTime, unloadNetback, weightedBulk } from '../lab/scenarios.js';
+import { unloadNetback, weightedBulk } from '../lab/scenarios.js';
+import { bytesBetween, heavyStop, reachTime } from '../lab/vif-samples.js';
 import { noisyPhase, type PhaseResult, type Timing } from '../../bench/lib/nn/phase.js';
 
 const LOG = '/tmp/vifqd.log';
@@ -289,8 +290,10 @@ t.test('weights 1:3 from dom0-owned SLA nodes: uplink shares within 10% of 25%/7
   const lightShare = total > 0 ? w.light / total : NaN;
   const pct = (x: number): string => `${(x * 100).toFixed(1)}%`;
   const figures = `light ${pct(lightShare)} / heavy ${pct(1 - lightShare)} over ${w.secs.toFixed(1)} s after ${SETTLE_SECS} s, uplink ${(total / w.secs / LINE_RATE).toFixed(2)}x line rate`;
-  t.comment(`weights 1:3: ${figures}`);
-  t.ok(w.secs >= WINDOW_SECS - 1, `the window was measured (${w.secs.toFixed(1)} s)`);
+  t.comment(`weights 1:3: ${figures} (longest gap between readings ${w.longestGapSecs.toFixed(1)} s)`);
+  // the readings span the whole window (its edges are interpolated: dom0's reader stalls for a
+  // second or two now and then on a busy host, 18.3 s of 20 between readings in one CI run)
+  t.ok(w.secs >= WINDOW_SECS - 1, `the readings cover the window (${w.secs.toFixed(1)} of ${WINDOW_SECS} s)`);
   // within 10% of the targets: light in [22.5%, 27.5%] (so heavy in [72.5%, 77.5%])
   t.ok(Math.abs(lightShare - 0.25) <= 0.025, `shares within 10% of 25%/75%: ${figures}`);
 

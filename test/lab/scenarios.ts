@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { REPO, type Guest, type Lab } from './lab.js';
 import { ethtoolVq, parseEthtool, pingTimes, shq, tagged } from './vifq.js';
 import { encodeAttr } from '../../src/netlink/wire.js';
+import type { TwoVifSample } from './vif-samples.js';
 
 export interface NetfrontTx {
   packets: number;
@@ -335,9 +336,6 @@ export function overRangeLimitRequests(ifindex: number): { what: string; request
   ];
 }
 
-/** One reading of two vifs' byte counters in dom0: uptime (s) and rx_bytes (what each guest sent into dom0). */
-export interface TwoVifSample { t: number; light: number; heavy: number }
-
 export interface WeightedBulk {
   code: number;
   stderr: string;
@@ -378,47 +376,4 @@ wait $lp $hp 2>/dev/null
 [ -e /tmp/wb-heavy.done ] || echo "the heavy guest's streams did not end" >&2`, { timeoutMs: (o.heavySecs + o.afterSecs + 150) * 1000 });
   const samples = [...r.stdout.matchAll(/^s ([0-9.]+) (\d+) (\d+)$/gm)].map((m) => ({ t: Number(m[1]), light: Number(m[2]), heavy: Number(m[3]) }));
   return { code: r.code, stderr: r.stderr.trim(), samples };
-}
-
-/** Bytes each guest sent over [from, to] (seconds on the samples' clock), by the readings closest inside it. */
-export function bytesBetween(samples: readonly TwoVifSample[], from: number, to: number): { secs: number; light: number; heavy: number } {
-  const inside = samples.filter((s) => s.t >= from && s.t <= to);
-  const a = inside[0];
-  const b = inside[inside.length - 1];
-  if (!a || !b || b.t <= a.t) return { secs: 0, light: 0, heavy: 0 };
-  return { secs: b.t - a.t, light: b.light - a.light, heavy: b.heavy - a.heavy };
-}
-
-/**
- * When the heavy guest stopped: the time of the reading after which its bytes grew by less than
- * `quietBytes` in total to the end (its last burst of data); undefined if it never went quiet.
- */
-export function heavyStop(samples: readonly TwoVifSample[], quietBytes = 3000): number | undefined {
-  const last = samples[samples.length - 1];
-  if (!last) return undefined;
-  let stop: number | undefined;
-  for (let i = samples.length - 1; i >= 0; i--) {
-    const s = samples[i] as TwoVifSample;
-    if (last.heavy - s.heavy >= quietBytes) break;
-    stop = s.t;
-  }
-  return stop === last.t ? undefined : stop;
-}
-
-/**
- * How long after `from` the light guest first sent at least `bytesPerSec` over a trailing window
- * of `windowSecs` (the window's end − from, seconds); undefined if it never did.
- */
-export function reachTime(samples: readonly TwoVifSample[], from: number, bytesPerSec: number, windowSecs = 0.5): number | undefined {
-  for (let j = 0; j < samples.length; j++) {
-    const e = samples[j] as TwoVifSample;
-    if (e.t < from + windowSecs) continue;
-    // the latest reading at least windowSecs before this one, not before `from`
-    let i = j;
-    while (i > 0 && e.t - (samples[i] as TwoVifSample).t < windowSecs) i--;
-    const s = samples[i] as TwoVifSample;
-    if (s.t < from - 0.05 || e.t <= s.t) continue;
-    if ((e.light - s.light) / (e.t - s.t) >= bytesPerSec) return e.t - from;
-  }
-  return undefined;
 }
