@@ -3,7 +3,7 @@
  *
  *   node --import tsx bench/noisy-neighbour.ts [--boots 3] [--secs 20] [--netback FILE.ko]
  *                                              [--limit-bytes N] [--label stock] [--demo]
- *   node --import tsx bench/noisy-neighbour.ts --arms stock,fq_codel,cake,rate,vifq,vifq+fq_codel [--boots 1] [--secs 20]
+ *   node --import tsx bench/noisy-neighbour.ts --arms stock,fq_codel,cake,rate,vifq,vifq+fq_codel [--boots 1] [--secs 20] [--scenario a|b]
  *   (make bench runs it with --boots 3; make demo with --boots 1 --demo)
  *
  * Per boot: three PV guests on xenbr0, all sending to the sink behind the uplink
@@ -27,6 +27,10 @@
  * ×alone, each guest's delivered throughput and share, uplink output, dom0 drops, bytes taken from
  * the guests ÷ bytes delivered, dom0 CPU per MB. Writes demo-output/noisy-neighbour-<label>.json and
  * plots (SVG + PNG, vega-lite) beside it; without --demo also bench/results/ and the docs section.
+ * --scenario b (with --arms only): the same arms and figures while domu2 opens 32 TCP bulk streams
+ * and domu3 floods 64 UDP ports (bench/lib/nn/scenario.ts), one neighbour with many flows where
+ * per-flow fairness is not per-guest fairness; its files and docs section add "-b" to the name
+ * (demo-output/noisy-neighbour-<label>-b.json, section noisy-neighbour-<label>-b). (a) is the default.
  * An arm that fails is named with its reason, the others still run, and the exit status is 1;
  * a missing sch_cake skips the cake arm with a line saying so.
  */
@@ -39,6 +43,7 @@ import { replaceSection } from './lib/benchmarks-md.js';
 import { buildVifqModule } from '../test/lab/vifq.js';
 import { parseArms, type ArmName, type Uplink } from './lib/nn/arms.js';
 import { UDP_SIZE, type Timing } from './lib/nn/phase.js';
+import { parseScenario, ScenarioError, scenarioNames } from './lib/nn/scenario.js';
 import { aloneLine, armsTable, problems } from './lib/nn/report.js';
 import { runBootArms, type BootRun } from './lib/nn/run-arms.js';
 import { writeNnPlots } from './lib/plot/nn-plots.js';
@@ -52,10 +57,14 @@ const { values: opts } = parseArgs({
     label: { type: 'string' },
     arms: { type: 'string' },
     demo: { type: 'boolean', default: false },
+    scenario: { type: 'string', default: 'a' },
   },
 });
 const ARMS = opts.arms ? parseArms(opts.arms) : null;
+const SCENARIO = parseScenario(opts.scenario);
+if (SCENARIO.name !== 'a' && !ARMS) throw new ScenarioError(`'${SCENARIO.name}' needs --arms`);
 const LABEL = opts.label ?? (ARMS ? 'arms' : 'stock');
+const NAMES = scenarioNames(LABEL, SCENARIO);
 const BOOTS = Number(opts.boots);
 const SECS = Number(opts.secs);
 const WARM = 4;
@@ -224,10 +233,10 @@ async function runArms(arms: ArmName[]): Promise<number> {
   const runs: BootRun[] = [];
   const failedBoots: { boot: number; reason: string }[] = [];
   for (let boot = 1; boot <= BOOTS; boot++) {
-    progress(`boot ${boot}/${BOOTS}: arms ${arms.join(', ')}; ${SECS} s per arm (${LABEL})`);
+    progress(`boot ${boot}/${BOOTS}: ${SCENARIO.name === 'a' ? '' : `scenario (${SCENARIO.name}), `}arms ${arms.join(', ')}; ${SECS} s per arm (${LABEL})`);
     let run: BootRun;
     try {
-      run = await runBootArms({ boot, label: LABEL, netback, arms, uplink: UPLINK, timing: TIMING, versions: labVersions, progress });
+      run = await runBootArms({ boot, label: LABEL, netback, arms, uplink: UPLINK, timing: TIMING, scenario: SCENARIO, versions: labVersions, progress });
     } catch (error) {
       // the lab did not boot or went away: the other boots still run, the exit status says so
       const reason = error instanceof Error ? error.message : String(error);
@@ -236,24 +245,28 @@ async function runArms(arms: ArmName[]): Promise<number> {
       continue;
     }
     runs.push(run);
-    process.stdout.write(`\nNoisy neighbour, scenario (a), boot ${boot} (${run.versions.kernel}, Xen ${run.versions.xen}, netback ${run.versions.netback}); uplink tbf ${UPLINK.rate}\n${aloneLine(run)}\n\n${armsTable(run)}\n`);
+    process.stdout.write(`\nNoisy neighbour, scenario (${SCENARIO.name}), boot ${boot} (${run.versions.kernel}, Xen ${run.versions.xen}, netback ${run.versions.netback}); uplink tbf ${UPLINK.rate}\n${aloneLine(run)}\n\n${armsTable(run)}\n`);
   }
   const nb = opts.netback ? ` --netback ${opts.netback}` : '';
-  const command = `node --import tsx bench/noisy-neighbour.ts --arms ${arms.join(',')} --secs ${SECS} --boots ${BOOTS}${nb} --label ${LABEL}${opts.demo ? ' --demo' : ''}`;
+  const command = `node --import tsx bench/noisy-neighbour.ts --arms ${arms.join(',')}${NAMES.flag} --secs ${SECS} --boots ${BOOTS}${nb} --label ${LABEL}${opts.demo ? ' --demo' : ''}`;
   const doc = {
-    benchmark: 'noisy-neighbour', scenario: 'a', label: LABEL, command, date: new Date().toISOString(),
-    setup: { arms, sameBoot: true, uplink: UPLINK, timing: TIMING, udpSize: UDP_SIZE, guests: 3, vifqd: 'defaults: no flags, SLA dirs dom0-owned/guest read-only, empty' },
+    benchmark: 'noisy-neighbour', scenario: SCENARIO.name, label: LABEL, command, date: new Date().toISOString(),
+    setup: {
+      arms, sameBoot: true, uplink: UPLINK, timing: TIMING, udpSize: UDP_SIZE, guests: 3, vifqd: 'defaults: no flags, SLA dirs dom0-owned/guest read-only, empty',
+      // (a)'s JSON keeps the shape it always had: one stream, one port
+      ...(SCENARIO.name === 'a' ? {} : { tcpStreams: SCENARIO.tcpStreams, udpPorts: SCENARIO.udpPorts }),
+    },
     boots: runs, failedBoots,
   };
   const out = join(REPO, 'demo-output');
   mkdirSync(out, { recursive: true });
-  const json = join(out, `noisy-neighbour-${LABEL}.json`);
+  const json = join(out, `${NAMES.stem}.json`);
   writeFileSync(json, JSON.stringify(doc, null, 2) + '\n');
   const first = runs[0];
-  const pngs = first ? await writeNnPlots(out, `noisy-neighbour-${LABEL}`, first, TIMING) : [];
+  const pngs = first ? await writeNnPlots(out, NAMES.stem, first, TIMING) : [];
   if (!opts.demo && runs.length > 0) {
     mkdirSync(join(REPO, 'bench', 'results'), { recursive: true });
-    writeFileSync(join(REPO, 'bench', 'results', `noisy-neighbour-${LABEL}.json`), JSON.stringify(doc, null, 2) + '\n');
+    writeFileSync(join(REPO, 'bench', 'results', `${NAMES.stem}.json`), JSON.stringify(doc, null, 2) + '\n');
     writeArmsSection(command, doc.date, runs);
   }
   const bad = [...failedBoots.map((b) => `boot ${b.boot} failed: ${b.reason}`), ...problems(runs)];
@@ -265,13 +278,17 @@ async function runArms(arms: ArmName[]): Promise<number> {
 
 function writeArmsSection(command: string, date: string, runs: BootRun[]): void {
   const v = runs[0]?.versions ?? {};
-  replaceSection(join(REPO, 'docs', 'BENCHMARKS.md'), `noisy-neighbour-${LABEL}`, `
-## Noisy neighbour, scenario (a): every arm in one boot
+  const title = SCENARIO.name === 'a' ? 'scenario (a): every arm in one boot' : `scenario (${SCENARIO.name}), many flows per neighbour: every arm in one boot`;
+  const load = SCENARIO.name === 'a'
+    ? `domu2 one TCP bulk stream, domu3 a ${UDP_SIZE}-byte UDP flood`
+    : `domu2 ${SCENARIO.tcpStreams} TCP bulk streams, domu3 a ${UDP_SIZE}-byte UDP flood over ${SCENARIO.udpPorts.length} ports (${SCENARIO.udpPorts[0]}–${SCENARIO.udpPorts.at(-1)})`;
+  replaceSection(join(REPO, 'docs', 'BENCHMARKS.md'), NAMES.section, `
+## Noisy neighbour, ${title}
 
-\`${command}\` (${date.slice(0, 10)}; raw: \`bench/results/noisy-neighbour-${LABEL}.json\`; plots: \`demo-output/\`)
+\`${command}\` (${date.slice(0, 10)}; raw: \`bench/results/${NAMES.stem}.json\`; plots: \`demo-output/\`)
 
 Lab: Xen ${v.xen ?? '?'} in QEMU/TCG, dom0 kernel ${v.kernel ?? '?'}, netback ${v.netback ?? '?'}. Uplink tbf ${UPLINK.rate}; victim domu1
-pings the sink ${PING_HZ}/s; domu2 one TCP bulk stream, domu3 a ${UDP_SIZE}-byte UDP flood; RTT over ${SECS} s after a ${WARM} s head start.
+pings the sink ${PING_HZ}/s; ${load}; RTT over ${SECS} s after a ${WARM} s head start.
 Delivered per guest: UDP and ICMP counted at the sink, TCP the rest of the uplink's output. Taken÷delivered: bytes the vifs took
 from all guests over bytes that left the uplink (1 = no work lost in dom0).
 

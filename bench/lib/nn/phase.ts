@@ -1,12 +1,14 @@
 /**
- * One measured phase of scenario (a): the victim pings the sink from LEAD seconds before the
- * neighbours start until about TAIL seconds after they stop (the over-time plot); domu2 sends one TCP
- * bulk stream, domu3 floods 1400-byte UDP datagrams, both into the one uplink. The victim's RTT
+ * One measured phase: the victim pings the sink from LEAD seconds before the neighbours start until
+ * about TAIL seconds after they stop (the over-time plot); domu2 sends TCP bulk, domu3 floods
+ * 1400-byte UDP datagrams, both into the one uplink, as the scenario says (scenario.ts: (a) one
+ * stream and one port, (b) 32 streams and 64 ports). The victim's RTT
  * summary is taken over the steady window only: WARM seconds after the neighbours start, SECS long.
  */
 import type { Guest, Lab } from '../../../test/lab/lab.js';
 import { parsePingSamples, summarize, type LatencySummary, type PingSample } from '../stats.js';
 import { diffCounters, readCounters, totalDrops, type Counters } from './counters.js';
+import { neighbourCommands, SCENARIOS, SINK, UDP_SIZE, type Scenario } from './scenario.js';
 
 export interface Timing {
   secs: number;
@@ -16,8 +18,7 @@ export interface Timing {
   pingHz: number;
 }
 
-export const SINK = '198.18.0.100';
-export const UDP_SIZE = 1400;
+export { SINK, UDP_SIZE } from './scenario.js';
 /** on-the-wire size (Ethernet + IP + UDP headers) of one flood datagram as the uplink qdisc counts it */
 const UDP_FRAME = UDP_SIZE + 8 + 20 + 14;
 /** busybox ping's default 56-byte payload as an Ethernet frame */
@@ -85,7 +86,8 @@ export function stampMs(output: string, tag: 'NNSTART' | 'NNSTOP'): number | und
   return Number.isFinite(base) ? base + frac * 1000 : undefined;
 }
 
-export async function noisyPhase(lab: Lab, victim: Guest, tcp: Guest, udp: Guest, t: Timing): Promise<PhaseResult> {
+/** `scenario` says what the neighbours send (bench/lib/nn/scenario.ts); (a) when not given. */
+export async function noisyPhase(lab: Lab, victim: Guest, tcp: Guest, udp: Guest, t: Timing, scenario: Scenario = SCENARIOS.a): Promise<PhaseResult> {
   const load = t.warmSecs + t.secs;
   // the probe runs until it is interrupted TAIL seconds after the neighbours stop; the count is a backstop
   const cap = t.leadSecs + load + t.tailSecs + 120;
@@ -94,9 +96,10 @@ export async function noisyPhase(lab: Lab, victim: Guest, tcp: Guest, udp: Guest
   await new Promise((res) => setTimeout(res, t.leadSecs * 1000));
   const before = await readCounters(lab);
   const t0 = Date.now();
+  const cmd = neighbourCommands(scenario, load, STAMP);
   const loads = await Promise.all([
-    lab.guest(tcp.n, `echo "NNSTART $(${STAMP})"; timeout ${load} nc ${SINK} 6000 < /dev/zero; echo "NNSTOP $(${STAMP})"`, { timeoutMs: (load + 60) * 1000 }),
-    lab.guest(udp.n, `echo "NNSTART $(${STAMP})"; udpblast ${SINK} 6001 ${load} ${UDP_SIZE}; echo "NNSTOP $(${STAMP})"`, { timeoutMs: (load + 60) * 1000 }),
+    lab.guest(tcp.n, cmd.tcp, { timeoutMs: (load + 60) * 1000 }),
+    lab.guest(udp.n, cmd.udp, { timeoutMs: (load + 60) * 1000 }),
   ]);
   const t1 = Date.now();
   const after = await readCounters(lab);

@@ -9,6 +9,7 @@ import { dumpVifs, type VifInfo } from '../../../test/lab/vifq.js';
 import type { LatencySummary } from '../stats.js';
 import { ARMS, ArmSkipped, setUpArm, tearDownArm, type ArmName, type Uplink } from './arms.js';
 import { aloneProbe, noisyPhase, SINK, type PhaseResult, type Timing } from './phase.js';
+import type { Scenario } from './scenario.js';
 import { limitsSet, metricsLineRates, stopVifqd, vifqdLog, vifqdStatus, type LineRate } from './vifqd.js';
 
 export interface VifLimits { vif: string; domid: number; role: string; limitBytes: number; limitPackets: number }
@@ -50,6 +51,8 @@ export interface BootOptions {
   arms: ArmName[];
   uplink: Uplink;
   timing: Timing;
+  /** what the neighbours send */
+  scenario: Scenario;
   versions: (lab: Lab) => Promise<Record<string, string>>;
   progress: (line: string) => void;
 }
@@ -64,7 +67,7 @@ function limitsOf(vifs: VifInfo[], roles: Map<number, string>): VifLimits[] {
 }
 
 export async function runBootArms(o: BootOptions): Promise<BootRun> {
-  const lab = await Lab.boot({ name: `nn-${o.label}-${o.boot}`, guests: 3, netback: o.netback });
+  const lab = await Lab.boot({ name: `nn-${o.label}${o.scenario.name === 'a' ? '' : `-${o.scenario.name}`}-${o.boot}`, guests: 3, netback: o.netback });
   let ok = false;
   try {
     await lab.dom0Ok(`/lab/uplink.sh qdisc tbf ${o.uplink.rate} ${o.uplink.limitMs}`);
@@ -93,7 +96,7 @@ export async function runBootArms(o: BootOptions): Promise<BootRun> {
         }
         const logBefore = ARMS[arm].vifqd ? (await vifqdLog(lab)).length : 0;
         const statusBefore = ARMS[arm].vifqd ? await vifqdStatus(lab) : undefined;
-        const phase = await noisyPhase(lab, victim, tcp, udp, o.timing);
+        const phase = await noisyPhase(lab, victim, tcp, udp, o.timing, o.scenario);
         const limitsAfter = limitsOf(await dumpVifs(lab), roles);
         let vifqd: ArmResult['vifqd'];
         if (ARMS[arm].vifqd) {
