@@ -16,13 +16,22 @@
  * was loaded for this variant, so they count from zero): a limited variant that
  * throttled measured its limit, not the cost of the checks. Every variant runs
  * the same dump (stock has no vifq family: it fails after the same node start).
+ *
+ * Where the CPU went during each load (to tell a cost of the module from a lab or
+ * host that was busy with something else): the host's CPU time of the lab's QEMU
+ * and of everything else on the host (/proc), dom0's /proc/stat (user, system,
+ * softirq, idle, steal), each domain's CPU time from xl list, the guest's own
+ * /proc/stat, the vif's event-channel interrupts (/proc/interrupts), dom0's NET_RX
+ * softirqs and the vif's ethtool counters. Round r starts with variant r mod 3
+ * (stock, limits 0, limited, rotated), so no variant always runs last.
  */
 import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Lab, REPO } from '../test/lab/lab.js';
 import { replaceSection } from './lib/benchmarks-md.js';
+import { median } from './lib/stats.js';
 
 const { values: opts } = parseArgs({ options: { rounds: { type: 'string', default: '3' }, secs: { type: 'string', default: '8' } } });
 const ROUNDS = Number(opts.rounds);
@@ -37,9 +46,26 @@ const LIMIT_PACKETS = 256;
 
 /** What the vif's vifq counters said after a load (null: stock, no vifq family). */
 interface Throttling { events: number; throttledMs: number }
+/** CPU seconds of /proc/stat's first line between two readings (USER_HZ 100). */
+interface CpuSplit { user: number; system: number; softirq: number; irq: number; idle: number; steal: number }
+/** Where the CPU went during one load (seconds unless named otherwise). */
+interface LoadCost {
+  wallS: number;
+  /** host: the lab's QEMU process, and every other process (all host CPUs busy time minus QEMU's) */
+  hostQemuCpuS: number; hostOthersCpuS: number; hostCpus: number;
+  dom0: CpuSplit; guest: CpuSplit | null;
+  /** xl list Time(s) deltas: dom0 and the measured guest */
+  xlDom0CpuS: number; xlGuestCpuS: number;
+  evtchnIrqs: number; netRxSoftirqs: number;
+  /** ethtool -S deltas of the vif's tx_ counters (stock: none) */
+  vifq: Record<string, number>;
+  /** what the guest's sender said it sent (UDP only) */
+  guestSent: number | null;
+}
 interface Sample {
   variant: Variant; round: number; udpPps: number; udpMbit: number; tcpMbit: number; tcpPps: number;
   udpThrottling: Throttling | null; tcpThrottling: Throttling | null;
+  udpCost: LoadCost; tcpCost: LoadCost;
 }
 
 // the series of the lab kernel the run boots (Lab.boot's default: $LAB_KERNEL or 6.1)
@@ -64,14 +90,95 @@ async function loadModule(lab: Lab, variant: Variant): Promise<number> {
   return domid;
 }
 
-async function rate(lab: Lab, domid: number, guestCmd: string): Promise<{ pps: number; mbit: number }> {
-  const r = await lab.dom0Ok(`f=/sys/class/net/vif${domid}.0/statistics
+/** The lab's QEMU on the host: the process whose -virtfs shares this run's ctl dir. */
+function findQemu(runDir: string): number {
+  const ctl = realpathSync(join(runDir, 'ctl'));
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const argv = readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0');
+      if (argv[0]?.includes('qemu-system') && argv.some((a) => a.includes(`path=${ctl},`))) return Number(d);
+    } catch { /* gone */ }
+  }
+  throw new Error(`no QEMU process shares ${ctl}`);
+}
+
+const HZ = 100; // USER_HZ of /proc/stat and /proc/<pid>/stat, here and in dom0
+interface HostCpu { qemu: number; busy: number; cpus: number }
+function hostCpu(qemuPid: number): HostCpu {
+  const st = readFileSync(`/proc/${qemuPid}/stat`, 'utf8');
+  const f = st.slice(st.lastIndexOf(')') + 2).split(' ').map(Number); // f[0] is field 3 (state)
+  const qemu = ((f[11] ?? 0) + (f[12] ?? 0)) / HZ; // utime, stime: fields 14, 15
+  const lines = readFileSync('/proc/stat', 'utf8').split('\n');
+  const c = (lines[0] ?? '').trim().split(/\s+/).slice(1).map(Number);
+  const total = c.slice(0, 8).reduce((a, b) => a + b, 0);
+  const busy = (total - (c[3] ?? 0) - (c[4] ?? 0)) / HZ; // minus idle, iowait
+  return { qemu, busy, cpus: lines.filter((l) => /^cpu\d/.test(l)).length };
+}
+
+/** "cpu user nice system idle iowait irq softirq steal ..." twice -> seconds between them. */
+function cpuSplit(a: string | undefined, b: string | undefined): CpuSplit | null {
+  if (!a || !b) return null;
+  const x = a.trim().split(/\s+/).slice(1).map(Number);
+  const y = b.trim().split(/\s+/).slice(1).map(Number);
+  const d = (i: number): number => Math.round((((y[i] ?? 0) - (x[i] ?? 0)) / HZ) * 100) / 100;
+  return { user: Math.round((d(0) + d(1)) * 100) / 100, system: d(2), idle: Math.round((d(3) + d(4)) * 100) / 100, irq: d(5), softirq: d(6), steal: d(7) };
+}
+
+function required<T>(x: T | null, what: string): T {
+  if (x === null) throw new Error(`netback-overhead: missing ${what}`);
+  return x;
+}
+
+async function rate(lab: Lab, qemuPid: number, domid: number, guestCmd: string): Promise<{ pps: number; mbit: number; cost: LoadCost }> {
+  const vif = `vif${domid}.0`;
+  // one reading of everything in dom0, each line tagged with the phase ($1)
+  const snap = `snap() {
+      echo "$1 stat $(head -1 /proc/stat)"
+      echo "$1 irq $(awk '/${vif}-/{for(i=2;i<=NF&&$i~/^[0-9]+$/;i++)s+=$i} END{print s+0}' /proc/interrupts)"
+      echo "$1 netrx $(awk '/NET_RX/{for(i=2;i<=NF;i++)s+=$i} END{print s+0}' /proc/softirqs)"
+      echo "$1 xl $(xl list | awk 'NR>1{printf "%s:%s ", $2, $NF}')"
+      ethtool -S ${vif} 2>/dev/null | awk -v p=$1 '/^ +tx_/{sub(":","",$1); print p, "eth", $1, $2}'
+    }`;
+  const h0 = hostCpu(qemuPid);
+  const t0 = Date.now();
+  const r = await lab.dom0Ok(`${snap}
+    f=/sys/class/net/${vif}/statistics
+    snap s0
     b0=$(cat $f/rx_bytes); p0=$(cat $f/rx_packets); t0=\${EPOCHREALTIME/./}
-    /lab/gexec 198.18.0.2 '${guestCmd}' >/dev/null
+    /lab/gexec 198.18.0.2 'echo "g0 $(head -1 /proc/stat)"; ${guestCmd}; echo "g1 $(head -1 /proc/stat)"' | sed 's/^/guest /'
     b1=$(cat $f/rx_bytes); p1=$(cat $f/rx_packets); t1=\${EPOCHREALTIME/./}
-    echo $((b1 - b0)) $((p1 - p0)) $((t1 - t0))`, { timeoutMs: (SECS + 60) * 1000 });
-  const [bytes = 0, packets = 0, us = 1] = r.trim().split(/\s+/).map(Number);
-  return { pps: Math.round((packets * 1e6) / us), mbit: Math.round((bytes * 8) / us * 100) / 100 };
+    snap s1
+    echo "rate $((b1 - b0)) $((p1 - p0)) $((t1 - t0))"`, { timeoutMs: (SECS + 60) * 1000 });
+  const wallS = (Date.now() - t0) / 1000;
+  const h1 = hostCpu(qemuPid);
+  const lines = r.split('\n');
+  const tagged = (tag: string): string | undefined => lines.find((l) => l.startsWith(`${tag} `))?.slice(tag.length + 1);
+  const num = (tag: string): number => Number(tagged(tag) ?? 0);
+  const [bytes = 0, packets = 0, us = 1] = (tagged('rate') ?? '').trim().split(/\s+/).map(Number);
+  const xl = (phase: string): Map<string, number> =>
+    new Map((tagged(`${phase} xl`) ?? '').trim().split(/\s+/).filter(Boolean).map((kv) => kv.split(':') as [string, string]).map(([k, v]) => [k, Number(v)]));
+  const [xl0, xl1] = [xl('s0'), xl('s1')];
+  const xlDelta = (id: string): number => Math.round(((xl1.get(id) ?? 0) - (xl0.get(id) ?? 0)) * 10) / 10;
+  const eth = (phase: string): Map<string, number> =>
+    new Map(lines.filter((l) => l.startsWith(`${phase} eth `)).map((l) => l.split(' ')).map((w) => [w[2] as string, Number(w[3])]));
+  const [e0, e1] = [eth('s0'), eth('s1')];
+  const vifq: Record<string, number> = {};
+  for (const [k, v] of e1) if (/packets|early|throttle|written|lowprio/.test(k) && !/inflight/.test(k)) vifq[k] = v - (e0.get(k) ?? 0);
+  const sent = /sent (\d+) datagrams/.exec(r);
+  const cost: LoadCost = {
+    wallS: Math.round(wallS * 100) / 100,
+    hostQemuCpuS: Math.round((h1.qemu - h0.qemu) * 100) / 100,
+    hostOthersCpuS: Math.round((h1.busy - h0.busy - (h1.qemu - h0.qemu)) * 100) / 100,
+    hostCpus: h1.cpus,
+    dom0: required(cpuSplit(tagged('s0 stat'), tagged('s1 stat')), `dom0 /proc/stat lines: ${r.slice(0, 300)}`),
+    guest: cpuSplit(tagged('guest g0'), tagged('guest g1')),
+    xlDom0CpuS: xlDelta('0'), xlGuestCpuS: xlDelta(String(domid)),
+    evtchnIrqs: num('s1 irq') - num('s0 irq'),
+    netRxSoftirqs: num('s1 netrx') - num('s0 netrx'),
+    vifq, guestSent: sent ? Number(sent[1]) : null,
+  };
+  return { pps: Math.round((packets * 1e6) / us), mbit: Math.round((bytes * 8) / us * 100) / 100, cost };
 }
 
 /** The vif's cumulative throttle counters, or null when the module has no vifq family. */
@@ -94,21 +201,24 @@ const samples: Sample[] = [];
 let ok = false;
 try {
   const kernel = (await lab.dom0Ok('uname -r')).trim();
+  const qemuPid = findQemu(lab.runDir);
   for (let round = 1; round <= ROUNDS; round++) {
-    for (const variant of VARIANTS) {
+    // rotated per round: stock first in round 1, limits 0 first in round 2, ...
+    const order = VARIANTS.map((_, i) => VARIANTS[(i + round - 1) % VARIANTS.length] as Variant);
+    for (const variant of order) {
       const domid = await loadModule(lab, variant);
-      const udp = await rate(lab, domid, `udpblast 198.18.0.1 6001 ${SECS} 64`);
+      const udp = await rate(lab, qemuPid, domid, `udpblast 198.18.0.1 6001 ${SECS} 64`);
       const afterUdp = await throttling(lab, domid);
-      const tcp = await rate(lab, domid, `timeout ${SECS} nc 198.18.0.1 6000 < /dev/zero; true`);
+      const tcp = await rate(lab, qemuPid, domid, `timeout ${SECS} nc 198.18.0.1 6000 < /dev/zero; true`);
       const afterTcp = await throttling(lab, domid);
       const tcpThrottling = since(afterUdp, afterTcp);
-      samples.push({ variant, round, udpPps: udp.pps, udpMbit: udp.mbit, tcpMbit: tcp.mbit, tcpPps: tcp.pps, udpThrottling: afterUdp, tcpThrottling });
+      samples.push({ variant, round, udpPps: udp.pps, udpMbit: udp.mbit, tcpMbit: tcp.mbit, tcpPps: tcp.pps, udpThrottling: afterUdp, tcpThrottling, udpCost: udp.cost, tcpCost: tcp.cost });
       const shown = (x: Throttling | null): string => (x ? `${x.events} throttle events, ${x.throttledMs} ms throttled` : 'no vifq counters');
-      process.stderr.write(`[overhead] round ${round} ${variant}: udp ${udp.pps} pps (${shown(afterUdp)}), tcp ${tcp.mbit} Mbit/s (${shown(tcpThrottling)})\n`);
+      const c = udp.cost;
+      process.stderr.write(`[overhead] round ${round} ${variant}: udp ${udp.pps} pps (${shown(afterUdp)}; host QEMU ${c.hostQemuCpuS} s, others ${c.hostOthersCpuS} s of ${c.wallS} s; xl guest ${c.xlGuestCpuS} s, dom0 ${c.xlDom0CpuS} s; dom0 softirq ${c.dom0.softirq} s, idle ${c.dom0.idle} s; ${c.evtchnIrqs} vif irqs), tcp ${tcp.mbit} Mbit/s (${shown(tcpThrottling)})\n`);
     }
   }
   ok = true;
-  const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
   const med = (v: Variant, k: 'udpPps' | 'tcpMbit'): number => median(samples.filter((s) => s.variant === v).map((s) => s[k]));
   const base = { udpPps: med('stock', 'udpPps'), tcpMbit: med('stock', 'tcpMbit') };
   const rows = VARIANTS.map((v) => {
@@ -139,6 +249,14 @@ ${rows.map((r) => `| ${r.variant} | ${r.udpPps} | ${r.udpRatio.toFixed(3)} | ${r
 
 Target: vifq with limits 0 ≥ 0.98 × stock pps — ${unlimited && unlimited.udpRatio >= 0.98 ? 'met' : 'NOT met'} in this run
 (per-round samples in the JSON show the noise of the shared host).
+
+Where the CPU went during each UDP load (s = CPU seconds over the load's wall time; host: this machine,
+${samples[0]?.udpCost.hostCpus ?? '?'} CPUs; xl: Xen's per-domain CPU time; dom0: its /proc/stat; irqs: the vif's event channels;
+rounds rotate the order of the variants):
+
+| round | module | UDP pps | wall s | host: QEMU s | host: other processes s | xl guest s | xl dom0 s | dom0 softirq s | dom0 idle s | guest steal s | vif irqs | NET_RX softirqs | guest sent |
+|---|---|---|---|---|---|---|---|---|---|---|---|---|---|
+${samples.map((x) => { const c = x.udpCost; return `| ${x.round} | ${x.variant} | ${x.udpPps} | ${c.wallS} | ${c.hostQemuCpuS} | ${c.hostOthersCpuS} | ${c.xlGuestCpuS} | ${c.xlDom0CpuS} | ${c.dom0.softirq} | ${c.dom0.idle} | ${c.guest?.steal ?? '–'} | ${c.evtchnIrqs} | ${c.netRxSoftirqs} | ${c.guestSent ?? '–'} |`; }).join('\n')}
 `);
   process.stdout.write(JSON.stringify(rows) + '\n');
 } finally {
