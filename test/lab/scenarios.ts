@@ -344,10 +344,11 @@ export interface WeightedBulk {
 
 /**
  * Two guests bulk-send TCP to the sink (`streams` nc streams each, /dev/zero) while dom0 reads
- * both vifs' rx_bytes about every 0.1 s (bash builtins, no fork per reading). The heavy guest's
- * streams end after `heavySecs` (its socket buffers still drain after that); once its vif has
- * been quiet (< 1000 B per reading) for ten readings, dom0 reads on for `afterSecs` and then
- * stops the light guest's streams. Under vifq nothing is dropped in dom0 (pending is bounded far
+ * both vifs' rx_bytes about every 0.1 s (bash builtins only: the pause is `read -t` on a FIFO
+ * nobody writes, as in the lab agent; a forked `sleep` made it one reading per ~0.3 s under load).
+ * The heavy guest's streams end after `heavySecs` (its socket buffers still drain after that); once
+ * its vif has sent < 1000 B in 1 s, dom0 reads on for `afterSecs` and then stops the light guest's
+ * streams. Under vifq nothing is dropped in dom0 (pending is bounded far
  * below the uplink queue), so what a guest sent into dom0 is what left the uplink for it.
  */
 export async function weightedBulk(lab: Lab, light: Guest, heavy: Guest, o: { heavySecs: number; afterSecs: number; streams: number }): Promise<WeightedBulk> {
@@ -359,17 +360,19 @@ export async function weightedBulk(lab: Lab, light: Guest, heavy: Guest, o: { he
 sl=/sys/class/net/vif${light.domid}.0/statistics/rx_bytes; sh=/sys/class/net/vif${heavy.domid}.0/statistics/rx_bytes
 /lab/gexec ${light.ip} ${shq(bulk(o.heavySecs + o.afterSecs + 90))} >/dev/null 2>&1 & lp=$!
 /lab/gexec ${heavy.ip} ${shq(bulk(o.heavySecs))} >/dev/null 2>&1 && touch /tmp/wb-heavy.done & hp=$!
-last=0; quiet=0; after=-1
+rm -f /tmp/wb.pause; mkfifo /tmp/wb.pause && exec {pause}<>/tmp/wb.pause || exit 3
+# times in centiseconds of uptime; quiet: the heavy vif's bytes since qb, stable since qs
+qb=-1; qs=0; end=-1
 for n in $(seq ${maxReadings}); do
   read up _ < /proc/uptime; read a < $sl; read b < $sh
   echo "s $up $a $b"
-  if [ -e /tmp/wb-heavy.done ] && [ $after -lt 0 ]; then
-    if [ $((b - last)) -lt 1000 ]; then quiet=$((quiet + 1)); else quiet=0; fi
-    [ $quiet -ge 10 ] && after=$(( ${o.afterSecs} * 10 ))
+  cs=\${up/./}; cs=$((10#$cs))
+  if [ -e /tmp/wb-heavy.done ] && [ $end -lt 0 ]; then
+    if [ $qb -lt 0 ] || [ $((b - qb)) -ge 1000 ]; then qb=$b; qs=$cs; fi
+    [ $((cs - qs)) -ge 100 ] && end=$((cs + ${o.afterSecs} * 100))
   fi
-  if [ $after -ge 0 ]; then after=$((after - 1)); [ $after -lt 0 ] && break; fi
-  last=$b
-  sleep 0.1
+  [ $end -ge 0 ] && [ $cs -ge $end ] && break
+  read -r -t 0.1 -u $pause _
 done
 /lab/gexec ${light.ip} 'kill $(cat /tmp/wb.pids) 2>/dev/null; true' >/dev/null 2>&1
 wait $lp $hp 2>/dev/null
