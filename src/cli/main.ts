@@ -1,13 +1,15 @@
 /**
  * The `vifq` CLI's entry (bin/vifq), in two copies that behave the same:
- *  - dist/bundle/vifq.js, the bundle `make build` writes (scripts/bundle-cli.ts): oclif and every
- *    command's static part in one module, so a cold start reads a dozen files instead of ~400
- *    (in the lab's dom0 each is a 9p round trip through QEMU/TCG: bench/cli-start-lab.ts);
+ *  - dist/bundle/vifq.cjs, the bundle `make build` writes (scripts/bundle-cli.ts): oclif and every
+ *    command in one CommonJS file, so a cold start reads a few files instead of ~400 (in the lab's
+ *    dom0 each is a 9p round trip through QEMU/TCG: bench/cli-start-lab.ts), run with a V8 code
+ *    cache (src/cli/run-bundle.ts); there `import.meta.url` is the bundle's URL (a define);
  *  - dist/cli/main.js, tsc's copy: what bin/vifq runs when the bundle is missing or older than
  *    tsc's output, or with VIFQ_CLI_UNBUNDLED=1.
  * Importing it does nothing; `run()` starts oclif. Commands are found by oclif's explicit
  * strategy (package.json `oclif.commands`, identifier `COMMANDS`) in the module that runs: this
- * one, already loaded, so oclif neither globs dist/commands nor imports another copy.
+ * one, already loaded, so oclif neither globs dist/commands nor loads another copy (the bundle is
+ * in require.cache under its path: src/cli/code-cache.ts).
  */
 import { readFileSync } from 'node:fs';
 import { dirname, relative } from 'node:path';
