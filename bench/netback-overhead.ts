@@ -61,6 +61,8 @@ interface LoadCost {
   vifq: Record<string, number>;
   /** what the guest's sender said it sent (UDP only) */
   guestSent: number | null;
+  /** ms a fixed bash loop (20000 iterations) took in dom0 just before and just after the load: the lab's speed */
+  calBeforeMs: number; calAfterMs: number;
 }
 interface Sample {
   variant: Variant; round: number; udpPps: number; udpMbit: number; tcpMbit: number; tcpPps: number;
@@ -139,16 +141,19 @@ async function rate(lab: Lab, qemuPid: number, domid: number, guestCmd: string):
       echo "$1 netrx $(awk '/NET_RX/{for(i=2;i<=NF;i++)s+=$i} END{print s+0}' /proc/softirqs)"
       echo "$1 xl $(xl list | awk 'NR>1{printf "%s:%s ", $2, $NF}')"
       ethtool -S ${vif} 2>/dev/null | awk -v p=$1 '/^ +tx_/{sub(":","",$1); print p, "eth", $1, $2}'
-    }`;
+    }
+    cal() { local t0=\${EPOCHREALTIME/./} i=0; while [ $i -lt 20000 ]; do i=$((i + 1)); done; echo "$1 cal $(( (\${EPOCHREALTIME/./} - t0) / 1000 ))"; }`;
   const h0 = hostCpu(qemuPid);
   const t0 = Date.now();
   const r = await lab.dom0Ok(`${snap}
     f=/sys/class/net/${vif}/statistics
+    cal c0
     snap s0
     b0=$(cat $f/rx_bytes); p0=$(cat $f/rx_packets); t0=\${EPOCHREALTIME/./}
     /lab/gexec 198.18.0.2 'echo "g0 $(head -1 /proc/stat)"; ${guestCmd}; echo "g1 $(head -1 /proc/stat)"' | sed 's/^/guest /'
     b1=$(cat $f/rx_bytes); p1=$(cat $f/rx_packets); t1=\${EPOCHREALTIME/./}
     snap s1
+    cal c1
     echo "rate $((b1 - b0)) $((p1 - p0)) $((t1 - t0))"`, { timeoutMs: (SECS + 60) * 1000 });
   const wallS = (Date.now() - t0) / 1000;
   const h1 = hostCpu(qemuPid);
@@ -177,6 +182,7 @@ async function rate(lab: Lab, qemuPid: number, domid: number, guestCmd: string):
     evtchnIrqs: num('s1 irq') - num('s0 irq'),
     netRxSoftirqs: num('s1 netrx') - num('s0 netrx'),
     vifq, guestSent: sent ? Number(sent[1]) : null,
+    calBeforeMs: num('c0 cal'), calAfterMs: num('c1 cal'),
   };
   return { pps: Math.round((packets * 1e6) / us), mbit: Math.round((bytes * 8) / us * 100) / 100, cost };
 }
@@ -221,12 +227,19 @@ try {
   ok = true;
   const med = (v: Variant, k: 'udpPps' | 'tcpMbit'): number => median(samples.filter((s) => s.variant === v).map((s) => s[k]));
   const base = { udpPps: med('stock', 'udpPps'), tcpMbit: med('stock', 'tcpMbit') };
+  // The lab's speed during a load: the dom0 loop's time around it. Scaling a load's
+  // pps by (its loop time / the median loop time) gives its pps at the median speed.
+  const cal = (c: LoadCost): number => (c.calBeforeMs + c.calAfterMs) / 2;
+  const calMedian = median(samples.map((s) => cal(s.udpCost)));
+  const udpNorm = (s: Sample): number => Math.round((s.udpPps * cal(s.udpCost)) / calMedian);
+  const normBase = median(samples.filter((s) => s.variant === 'stock').map(udpNorm));
   const rows = VARIANTS.map((v) => {
     const u = med(v, 'udpPps');
     const t = med(v, 'tcpMbit');
     const own = samples.filter((s) => s.variant === v);
+    const n = median(own.map(udpNorm));
     const events = (k: 'udpThrottling' | 'tcpThrottling'): string => (own.some((s) => s[k] === null) ? '–' : own.map((s) => s[k]?.events ?? 0).join(' / '));
-    return { variant: v, udpPps: u, udpRatio: Math.round((u / base.udpPps) * 1000) / 1000, tcpMbit: t, tcpRatio: Math.round((t / base.tcpMbit) * 1000) / 1000, udpThrottleEvents: events('udpThrottling'), tcpThrottleEvents: events('tcpThrottling') };
+    return { variant: v, udpPps: u, udpRatio: Math.round((u / base.udpPps) * 1000) / 1000, udpPpsAtMedianSpeed: n, udpRatioAtMedianSpeed: Math.round((n / normBase) * 1000) / 1000, tcpMbit: t, tcpRatio: Math.round((t / base.tcpMbit) * 1000) / 1000, udpThrottleEvents: events('udpThrottling'), tcpThrottleEvents: events('tcpThrottling') };
   });
   const command = `node --import tsx bench/netback-overhead.ts --rounds ${ROUNDS} --secs ${SECS}`;
   const doc = { benchmark: 'netback-overhead', command, date: new Date().toISOString(), kernel, limits: { bytes: LIMIT_BYTES, packets: LIMIT_PACKETS }, samples, medians: rows };
@@ -254,9 +267,12 @@ Where the CPU went during each UDP load (s = CPU seconds over the load's wall ti
 ${samples[0]?.udpCost.hostCpus ?? '?'} CPUs; xl: Xen's per-domain CPU time; dom0: its /proc/stat; irqs: the vif's event channels;
 rounds rotate the order of the variants):
 
-| round | module | UDP pps | wall s | host: QEMU s | host: other processes s | xl guest s | xl dom0 s | dom0 softirq s | dom0 idle s | guest steal s | vif irqs | NET_RX softirqs | guest sent |
-|---|---|---|---|---|---|---|---|---|---|---|---|---|---|
-${samples.map((x) => { const c = x.udpCost; return `| ${x.round} | ${x.variant} | ${x.udpPps} | ${c.wallS} | ${c.hostQemuCpuS} | ${c.hostOthersCpuS} | ${c.xlGuestCpuS} | ${c.xlDom0CpuS} | ${c.dom0.softirq} | ${c.dom0.idle} | ${c.guest?.steal ?? '–'} | ${c.evtchnIrqs} | ${c.netRxSoftirqs} | ${c.guestSent ?? '–'} |`; }).join('\n')}
+| round | module | UDP pps | dom0 loop ms before / after | pps at median lab speed | wall s | host: QEMU s | host: other processes s | xl guest s | xl dom0 s | dom0 softirq s | dom0 idle s | guest steal s | vif irqs | NET_RX softirqs | guest sent |
+|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|
+${samples.map((x) => { const c = x.udpCost; return `| ${x.round} | ${x.variant} | ${x.udpPps} | ${c.calBeforeMs} / ${c.calAfterMs} | ${udpNorm(x)} | ${c.wallS} | ${c.hostQemuCpuS} | ${c.hostOthersCpuS} | ${c.xlGuestCpuS} | ${c.xlDom0CpuS} | ${c.dom0.softirq} | ${c.dom0.idle} | ${c.guest?.steal ?? '–'} | ${c.evtchnIrqs} | ${c.netRxSoftirqs} | ${c.guestSent ?? '–'} |`; }).join('\n')}
+
+UDP pps scaled to the median lab speed (a load's pps × its dom0 loop time / the median loop time ${calMedian} ms), medians:
+${rows.map((r) => `${r.variant} ${r.udpPpsAtMedianSpeed} (${r.udpRatioAtMedianSpeed.toFixed(3)}× stock)`).join(', ')}.
 `);
   process.stdout.write(JSON.stringify(rows) + '\n');
 } finally {
