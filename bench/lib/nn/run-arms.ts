@@ -9,7 +9,7 @@ import { dumpVifs, type VifInfo } from '../../../test/lab/vifq.js';
 import type { LatencySummary } from '../stats.js';
 import { ARMS, ArmSkipped, setUpArm, tearDownArm, type ArmName, type Uplink } from './arms.js';
 import { aloneProbe, noisyPhase, SINK, type PhaseResult, type Timing } from './phase.js';
-import type { Scenario } from './scenario.js';
+import { scenarioSuffix, type Scenario } from './scenario.js';
 import { limitsSet, metricsLineRates, stopVifqd, vifqdLog, vifqdStatus, type LineRate } from './vifqd.js';
 
 export interface VifLimits { vif: string; domid: number; role: string; limitBytes: number; limitPackets: number }
@@ -67,7 +67,7 @@ function limitsOf(vifs: VifInfo[], roles: Map<number, string>): VifLimits[] {
 }
 
 export async function runBootArms(o: BootOptions): Promise<BootRun> {
-  const lab = await Lab.boot({ name: `nn-${o.label}${o.scenario.name === 'a' ? '' : `-${o.scenario.name}`}-${o.boot}`, guests: 3, netback: o.netback });
+  const lab = await Lab.boot({ name: `nn-${o.label}${scenarioSuffix(o.scenario)}-${o.boot}`, guests: 3, netback: o.netback });
   let ok = false;
   try {
     await lab.dom0Ok(`/lab/uplink.sh qdisc tbf ${o.uplink.rate} ${o.uplink.limitMs}`);

@@ -67,9 +67,14 @@ export interface ScenarioNames {
   flag: string;
 }
 
+/** What a scenario adds to the names of what it writes: nothing for (a), which keeps its names; `-<letter>` for the others. */
+export function scenarioSuffix(s: Scenario): string {
+  return s.name === 'a' ? '' : `-${s.name}`;
+}
+
 /** Where a scenario's results go: (a) keeps the names it always had, the others add their letter. */
 export function scenarioNames(label: string, s: Scenario): ScenarioNames {
-  const stem = s.name === 'a' ? `noisy-neighbour-${label}` : `noisy-neighbour-${label}-${s.name}`;
+  const stem = `noisy-neighbour-${label}${scenarioSuffix(s)}`;
   return { stem, section: stem, flag: s.name === 'a' ? '' : ` --scenario ${s.name}` };
 }
 
