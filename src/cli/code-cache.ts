@@ -10,8 +10,10 @@
  * flags, the source's length, the payload's length) and reports a cache it cannot use as
  * rejected; `save()` then replaces it. A release build of V8 does not checksum the payload, so a
  * cache file must be trusted like the code itself: it is written whole (a temporary file, then a
- * rename: a reader sees the old file or the new one), in a directory made private (0700), and a
- * cache file owned by another user is not read.
+ * rename: a reader sees the old file or the new one), in a directory created private (0700) when
+ * it does not exist yet (an existing one keeps its mode: ~/.cache/vifq may already hold the
+ * autocomplete plugin's files), and a cache file owned by another user is not read, so a file
+ * another user put there is never run.
  * The module is registered in `require.cache` under its real path, so a later `require()` of the
  * same file (oclif's explicit command discovery) returns it instead of loading a second copy.
  */
